@@ -1,0 +1,120 @@
+"""Export writers: everything a record holds, in a shape `synthloop import` reads back unchanged.
+
+- JSONL: one nested row per line (`{"id", "fields", "metadata", "provenance", "status", ...}`).
+- Parquet: one column per field (text as string, chat as list<struct<role, content>>, json as
+  JSON text), then `status`, `reason`, `priority`, and `metadata`, `provenance`, `suggestions`,
+  `responses`, `final` as JSON text, so any dataset's records fit one fixed schema.
+
+A file is written beside its target and renamed into place, so a failed export leaves no half file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthloop.errors import SynthloopError
+from synthloop.records import Record
+from synthloop.settings import Settings
+
+__all__ = ["WRITERS", "export_records"]
+
+Progress = Callable[[int, int | None], None]
+Writer = Callable[[Settings, Iterable[Record], Path, Callable[[int], None]], int]
+_BATCH = 5000
+
+
+def _write_jsonl(settings: Settings, records: Iterable[Record], path: Path,
+                 tick: Callable[[int], None]) -> int:
+    count = 0
+    with path.open("wb") as f:
+        for batch in _batches(records):
+            f.write(b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in batch))
+            count += len(batch)
+            tick(count)
+    return count
+
+
+def _write_parquet(settings: Settings, records: Iterable[Record], path: Path,
+                   tick: Callable[[int], None]) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _parquet_schema(settings, pa)
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in _batches(records):
+            columns = _parquet_columns(settings, batch)
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+            count += len(batch)
+            tick(count)
+    return count
+
+
+_JSON_COLUMNS = ("metadata", "provenance", "suggestions", "responses", "final")
+
+
+def _parquet_schema(settings: Settings, pa: Any) -> Any:
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    kinds = {"text": pa.string(), "markdown": pa.string(), "json": pa.string(),
+             "chat": pa.list_(message)}
+    return pa.schema(
+        [("id", pa.string())]
+        + [(f.name, kinds[f.type]) for f in settings.fields]
+        + [("status", pa.string()), ("reason", pa.string()), ("priority", pa.float64())]
+        + [(name, pa.string()) for name in _JSON_COLUMNS]
+    )
+
+
+def _parquet_columns(settings: Settings, batch: list[Record]) -> dict[str, list[Any]]:
+    dicts = [r.to_dict() for r in batch]
+    columns: dict[str, list[Any]] = {"id": [d["id"] for d in dicts]}
+    for f in settings.fields:
+        values = [d["fields"].get(f.name) for d in dicts]
+        columns[f.name] = [_json_text(v) for v in values] if f.type == "json" else values
+    for key in ("status", "reason", "priority"):
+        columns[key] = [d[key] for d in dicts]
+    for key in _JSON_COLUMNS:
+        columns[key] = [_json_text(d[key]) for d in dicts]
+    return columns
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _batches(records: Iterable[Record]) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, _BATCH)):
+        yield batch
+
+
+WRITERS: dict[str, Writer] = {"jsonl": _write_jsonl, "parquet": _write_parquet}
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def export_records(settings: Settings, records: Iterable[Record], path: Path,
+                   format: str | None = None, total: int | None = None,
+                   progress: Progress | None = None) -> int:
+    """Write `records` to `path`; the format comes from `format` or the file's suffix."""
+    fmt = format or _SUFFIXES.get(path.suffix.lower())
+    if fmt not in WRITERS:
+        known = ", ".join(WRITERS)
+        raise SynthloopError(f"cannot export to {str(path)!r}: format {fmt or path.suffix!r} is not "
+                             f"one of {known}; pass --format or use a .jsonl/.parquet name")
+    if path.parent and not path.parent.exists():
+        raise SynthloopError(f"cannot export to {str(path)!r}: folder {str(path.parent)!r} does "
+                             "not exist; create it first")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        count = WRITERS[fmt](settings, records, partial,
+                             lambda done: progress(done, total) if progress else None)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count

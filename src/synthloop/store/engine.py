@@ -1,0 +1,95 @@
+"""Connecting to the store: URL resolution, SQLite pragmas, and schema migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from synthloop.errors import StoreError
+
+__all__ = ["DEFAULT_DB", "connect", "migrate", "resolve_url"]
+
+DEFAULT_DB = "synthloop.db"
+ENV_VAR = "SYNTHLOOP_DB"
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
+    """`db` may be a SQLAlchemy URL or a path to a SQLite file; default: $SYNTHLOOP_DB, then
+    ./synthloop.db."""
+    value = os.fspath(db) if db is not None else os.environ.get(ENV_VAR) or DEFAULT_DB
+    if "://" in value:
+        if value.startswith("postgresql://"):  # the plain form means psycopg 3 to us
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+    return f"sqlite:///{Path(value).expanduser()}"
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def connect(db: str | os.PathLike[str] | None = None) -> Engine:
+    url = resolve_url(db)
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        return create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads,
+                             pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise StoreError(
+            f"cannot use database {url!r}: {exc}; give a path to a SQLite file or a URL such as "
+            "postgresql+psycopg://localhost/synthloop (pip install 'synthloop[postgres]')"
+        ) from None
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets annotators read while an import writes; NORMAL sync is durable at checkpoints
+        # and crash-safe, which is what WAL needs; wait for a busy writer instead of failing.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration; cheap when it is already there."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        with engine.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise StoreError(f"cannot open the store at {engine.url!r}: {exc.orig}; check that the "
+                         "path is writable or the database server is running") from None
+
+
+def table_names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        return inspect(conn).get_table_names()

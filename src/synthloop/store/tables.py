@@ -1,0 +1,131 @@
+"""SQLAlchemy Core tables. The schema itself is owned by the Alembic migrations in migrations/;
+a test checks that these definitions and the migrated database agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+__all__ = ["datasets", "metadata", "records", "responses", "suggestions", "users", "versions"]
+
+# JSONB on PostgreSQL so later stages can query inside records; plain JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _created() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _updated() -> Column[object]:
+    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("settings", Json, nullable=False),
+    _created(),
+    _updated(),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    Column("role", String(20), nullable=False, server_default="annotator"),
+    _created(),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(500), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("fields", Json, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("provenance", Json, nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("priority", Float, nullable=False, server_default="0"),
+    Column("final", Json, nullable=True),
+    _created(),
+    _updated(),
+    UniqueConstraint("dataset_id", "external_id"),
+    Index(None, "dataset_id", "status"),
+    Index(None, "dataset_id", "source"),
+)
+
+suggestions = Table(
+    "suggestions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("question", String(200), nullable=False),
+    Column("value", Json, nullable=False),
+    Column("score", Float, nullable=True),
+    Column("agent", String(200), nullable=True),
+    _created(),
+    UniqueConstraint("record_id", "question"),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("values", Json, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("duration", Float, nullable=True),
+    _created(),
+    _updated(),
+    UniqueConstraint("record_id", "user_id"),
+    Index(None, "user_id", "status"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("settings", Json, nullable=False),
+    Column("guidelines", Text, nullable=False),
+    Column("aggregation", String(100), nullable=False),
+    Column("round", Integer, nullable=False, server_default="0"),
+    Column("record_count", Integer, nullable=False),
+    Column("path", Text, nullable=True),
+    _created(),
+    UniqueConstraint("dataset_id", "number"),
+)
