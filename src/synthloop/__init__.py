@@ -1,10 +1,10 @@
 """synthloop: training data from synthetic generation and human annotation, in a measured loop.
 
-    import synthloop
-    store = synthloop.open("synthloop.db")          # or a postgresql+psycopg:// URL
-    ds = store.create_dataset("support", "settings.yaml")
-    ds.import_file("records.jsonl")
-    ds.count(by="status")
+import synthloop
+store = synthloop.open("synthloop.db")          # or a postgresql+psycopg:// URL
+ds = store.create_dataset("support", "settings.yaml")
+ds.import_file("records.jsonl")
+ds.count(by="status")
 """
 
 from synthloop.errors import (

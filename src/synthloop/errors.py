@@ -12,6 +12,7 @@ __all__ = [
     "DatasetNotFound",
     "ImportFailed",
     "Problem",
+    "ProblemList",
     "SettingsError",
     "StoreError",
     "SynthloopError",
@@ -38,9 +39,7 @@ class DatasetNotFound(SynthloopError):
 
 class DatasetExists(SynthloopError):
     def __init__(self, name: str) -> None:
-        super().__init__(
-            f"dataset {name!r} already exists; pick another name or import into it"
-        )
+        super().__init__(f"dataset {name!r} already exists; pick another name or import into it")
         self.name = name
 
 
@@ -55,7 +54,7 @@ class Problem:
         return f"{self.where}: {self.message}" if self.where else self.message
 
 
-class _ProblemList(SynthloopError):
+class ProblemList(SynthloopError):
     """An error carrying every problem found at once, shown capped with a count of the rest."""
 
     shown = 20
@@ -68,8 +67,10 @@ class _ProblemList(SynthloopError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        lines = [f"{self.headline}{f' in {self.source}' if self.source else ''}: "
-                 f"{self.total} problem{'s' if self.total != 1 else ''}"]
+        lines = [
+            f"{self.headline}{f' in {self.source}' if self.source else ''}: "
+            f"{self.total} problem{'s' if self.total != 1 else ''}"
+        ]
         lines += [f"  - {p}" for p in self.problems[: self.shown]]
         hidden = self.total - min(len(self.problems), self.shown)
         if hidden > 0:
@@ -81,13 +82,13 @@ class _ProblemList(SynthloopError):
         return []
 
 
-class SettingsError(_ProblemList):
+class SettingsError(ProblemList):
     """Dataset settings that do not validate; lists every problem with its path."""
 
     headline = "invalid dataset settings"
 
 
-class ImportFailed(_ProblemList):
+class ImportFailed(ProblemList):
     """An import that found invalid rows; nothing was written."""
 
     headline = "import failed"

@@ -49,8 +49,12 @@ class Response:
     duration: float | None = None  # seconds spent
 
     def to_dict(self) -> dict[str, Any]:
-        return {"user": self.user, "values": self.values, "status": self.status,
-                "duration": self.duration}
+        return {
+            "user": self.user,
+            "values": self.values,
+            "status": self.status,
+            "duration": self.duration,
+        }
 
 
 @dataclass
@@ -99,5 +103,6 @@ class Record:
 
 def content_hash(fields: dict[str, Any]) -> str:
     """A stable hash of a record's fields: the identity of a record imported without an id."""
-    return hashlib.blake2b(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS),
-                           digest_size=16).hexdigest()
+    return hashlib.blake2b(
+        orjson.dumps(fields, option=orjson.OPT_SORT_KEYS), digest_size=16
+    ).hexdigest()

@@ -32,8 +32,9 @@ _OBJECT_KEYS = ("metadata", "provenance", "suggestions", "final")
 class RowParser:
     """Validates rows against one dataset's settings."""
 
-    def __init__(self, settings: Settings, mapping: dict[str, str] | None = None,
-                 columnar: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, mapping: dict[str, str] | None = None, columnar: bool = False
+    ) -> None:
         self.settings = settings
         self.fields = {f.name: f for f in settings.fields}
         self.questions = {q.name: q for q in settings.questions}
@@ -45,21 +46,27 @@ class RowParser:
     def check_columns(self, columns: list[str]) -> list[str]:
         """Problems with a columnar file's header, found once instead of on every row."""
         shown = ", ".join(columns)
-        problems = [f"--map {target}={source}: the file has no column {source!r} (columns: {shown})"
-                    for source, target in self.renames.items() if source not in columns]
+        problems = [
+            f"--map {target}={source}: the file has no column {source!r} (columns: {shown})"
+            for source, target in self.renames.items()
+            if source not in columns
+        ]
         names = [self.renames.get(c, c) for c in columns]
         if "fields" in names:
             return problems
         problems += [
             f"column {name!r} is missing: it holds the required field {name!r}; add it, or take "
             f"it from another column with --map {name}=COLUMN (columns: {shown})"
-            for name, spec in self.fields.items() if spec.required and name not in names
+            for name, spec in self.fields.items()
+            if spec.required and name not in names
         ]
         unknown = [c for c in names if c not in self.fields and c not in RESERVED_NAMES]
         if unknown:
-            problems.append(f"{_plural(unknown, 'column')} {', '.join(map(repr, unknown))} "
-                            f"match no field (fields: {', '.join(self.fields)}); rename with "
-                            "--map FIELD=COLUMN or drop the column")
+            problems.append(
+                f"{_plural(unknown, 'column')} {', '.join(map(repr, unknown))} "
+                f"match no field (fields: {', '.join(self.fields)}); rename with "
+                "--map FIELD=COLUMN or drop the column"
+            )
         return problems
 
     def parse(self, row: dict[str, Any]) -> tuple[Record | None, list[str]]:
@@ -119,8 +126,10 @@ class RowParser:
                 return {}
             unknown = sorted(k for k in row if k not in RESERVED_NAMES)
             if unknown:
-                problems.append(f"unknown keys {unknown} beside 'fields'; "
-                                f"allowed: {', '.join(sorted(RESERVED_NAMES))}")
+                problems.append(
+                    f"unknown keys {unknown} beside 'fields'; "
+                    f"allowed: {', '.join(sorted(RESERVED_NAMES))}"
+                )
         else:
             values = {k: v for k, v in row.items() if k not in RESERVED_NAMES}
         return self._check_fields(values, problems)
@@ -214,13 +223,15 @@ class RowParser:
         problem = spec.check(value, fields)
         return f"question {question!r}: {problem}" if problem else None
 
-    def _suggestions(self, value: Any, fields: dict[str, Any],
-                     problems: list[str]) -> dict[str, Suggestion]:
+    def _suggestions(
+        self, value: Any, fields: dict[str, Any], problems: list[str]
+    ) -> dict[str, Suggestion]:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            problems.append(f"'suggestions' must map question to {{value, score, agent}}, "
-                            f"got {_kind(value)}")
+            problems.append(
+                f"'suggestions' must map question to {{value, score, agent}}, got {_kind(value)}"
+            )
             return {}
         out: dict[str, Suggestion] = {}
         for question, item in value.items():
@@ -234,8 +245,7 @@ class RowParser:
             out[question] = Suggestion(item["value"], item.get("score"), item.get("agent"))
         return out
 
-    def _responses(self, value: Any, fields: dict[str, Any],
-                   problems: list[str]) -> list[Response]:
+    def _responses(self, value: Any, fields: dict[str, Any], problems: list[str]) -> list[Response]:
         if value is None:
             return []
         if not isinstance(value, list):
@@ -248,14 +258,17 @@ class RowParser:
             if response is None:
                 continue
             if response.user in users:
-                problems.append(f"response {i}: user {response.user!r} answers twice; "
-                                "keep one response per user")
+                problems.append(
+                    f"response {i}: user {response.user!r} answers twice; "
+                    "keep one response per user"
+                )
             users.add(response.user)
             out.append(response)
         return out
 
-    def _response(self, i: int, item: Any, fields: dict[str, Any],
-                  problems: list[str]) -> Response | None:
+    def _response(
+        self, i: int, item: Any, fields: dict[str, Any], problems: list[str]
+    ) -> Response | None:
         where = f"response {i}"
         if not isinstance(item, dict):
             problems.append(f"{where} must be {{user, values, status}}, got {_kind(item)}")
@@ -272,26 +285,31 @@ class RowParser:
         if not isinstance(values, dict):
             problems.append(f"{where}: 'values' must map question to answer")
             return None
-        problems.extend(f"{where}: {p}" for q, v in values.items()
-                        if (p := self._answer(q, v, fields)))
+        problems.extend(
+            f"{where}: {p}" for q, v in values.items() if (p := self._answer(q, v, fields))
+        )
         if status == "submitted":
             missing = [q for q in self.required_questions if q not in values]
             if missing:
-                problems.append(f"{where}: a submitted response must answer the required "
-                                f"questions; missing {missing}")
+                problems.append(
+                    f"{where}: a submitted response must answer the required "
+                    f"questions; missing {missing}"
+                )
         if len(problems) > before:
             return None
         return Response(user, values, status, duration)  # type: ignore[arg-type]
 
-    def _final(self, value: Any, fields: dict[str, Any],
-               problems: list[str]) -> dict[str, Any] | None:
+    def _final(
+        self, value: Any, fields: dict[str, Any], problems: list[str]
+    ) -> dict[str, Any] | None:
         if value is None:
             return None
         if not isinstance(value, dict):
             problems.append(f"'final' must map question to value, got {_kind(value)}")
             return None
-        problems.extend(f"final: {p}" for q, v in value.items()
-                        if (p := self._answer(q, v, fields)))
+        problems.extend(
+            f"final: {p}" for q, v in value.items() if (p := self._answer(q, v, fields))
+        )
         return value
 
 

@@ -35,8 +35,18 @@ __all__ = [
 # Keys a record row may carry besides its fields; a field with one of these names would be ambiguous
 # in a flat row, so settings refuse it.
 RESERVED_NAMES = frozenset(
-    {"id", "fields", "metadata", "provenance", "status", "priority", "reason",
-     "suggestions", "responses", "final"}
+    {
+        "id",
+        "fields",
+        "metadata",
+        "provenance",
+        "status",
+        "priority",
+        "reason",
+        "suggestions",
+        "responses",
+        "final",
+    }
 )
 
 _Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
@@ -78,8 +88,11 @@ class ChatField(_FieldBase):
         if not isinstance(value, list):
             return _expected("a list of {role, content} messages", value)
         for i, message in enumerate(value):
-            if not (isinstance(message, dict) and isinstance(message.get("role"), str)
-                    and isinstance(message.get("content"), str)):
+            if not (
+                isinstance(message, dict)
+                and isinstance(message.get("role"), str)
+                and isinstance(message.get("content"), str)
+            ):
                 return f"message {i} must be an object with string 'role' and 'content'"
         return None
 
@@ -173,8 +186,11 @@ class RankingQuestion(_QuestionBase):
         return self
 
     def check(self, value: Any, fields: dict[str, Any]) -> str | None:
-        if isinstance(value, list) and sorted(map(str, value)) == sorted(self.options) \
-                and all(isinstance(v, str) for v in value):
+        if (
+            isinstance(value, list)
+            and sorted(map(str, value)) == sorted(self.options)
+            and all(isinstance(v, str) for v in value)
+        ):
             return None
         return f"ranking {_show(value)} must list each of {self.options} once, best first"
 
@@ -226,7 +242,11 @@ class SpanQuestion(_QuestionBase):
 
 
 Question = Annotated[
-    LabelQuestion | MultiLabelQuestion | RatingQuestion | RankingQuestion | TextQuestion
+    LabelQuestion
+    | MultiLabelQuestion
+    | RatingQuestion
+    | RankingQuestion
+    | TextQuestion
     | SpanQuestion,
     Field(discriminator="type"),
 ]

@@ -29,8 +29,9 @@ Writer = Callable[[Settings, Iterable[Record], Path, Callable[[int], None]], int
 _BATCH = 5000
 
 
-def _write_jsonl(settings: Settings, records: Iterable[Record], path: Path,
-                 tick: Callable[[int], None]) -> int:
+def _write_jsonl(
+    settings: Settings, records: Iterable[Record], path: Path, tick: Callable[[int], None]
+) -> int:
     count = 0
     with path.open("wb") as f:
         for batch in _batches(records):
@@ -40,8 +41,9 @@ def _write_jsonl(settings: Settings, records: Iterable[Record], path: Path,
     return count
 
 
-def _write_parquet(settings: Settings, records: Iterable[Record], path: Path,
-                   tick: Callable[[int], None]) -> int:
+def _write_parquet(
+    settings: Settings, records: Iterable[Record], path: Path, tick: Callable[[int], None]
+) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -61,8 +63,12 @@ _JSON_COLUMNS = ("metadata", "provenance", "suggestions", "responses", "final")
 
 def _parquet_schema(settings: Settings, pa: Any) -> Any:
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
-    kinds = {"text": pa.string(), "markdown": pa.string(), "json": pa.string(),
-             "chat": pa.list_(message)}
+    kinds = {
+        "text": pa.string(),
+        "markdown": pa.string(),
+        "json": pa.string(),
+        "chat": pa.list_(message),
+    }
     return pa.schema(
         [("id", pa.string())]
         + [(f.name, kinds[f.type]) for f in settings.fields]
@@ -98,22 +104,32 @@ WRITERS: dict[str, Writer] = {"jsonl": _write_jsonl, "parquet": _write_parquet}
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def export_records(settings: Settings, records: Iterable[Record], path: Path,
-                   format: str | None = None, total: int | None = None,
-                   progress: Progress | None = None) -> int:
+def export_records(
+    settings: Settings,
+    records: Iterable[Record],
+    path: Path,
+    format: str | None = None,
+    total: int | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Write `records` to `path`; the format comes from `format` or the file's suffix."""
     fmt = format or _SUFFIXES.get(path.suffix.lower())
     if fmt not in WRITERS:
         known = ", ".join(WRITERS)
-        raise SynthloopError(f"cannot export to {str(path)!r}: format {fmt or path.suffix!r} is not "
-                             f"one of {known}; pass --format or use a .jsonl/.parquet name")
+        raise SynthloopError(
+            f"cannot export to {str(path)!r}: format {fmt or path.suffix!r} is not "
+            f"one of {known}; pass --format or use a .jsonl/.parquet name"
+        )
     if path.parent and not path.parent.exists():
-        raise SynthloopError(f"cannot export to {str(path)!r}: folder {str(path.parent)!r} does "
-                             "not exist; create it first")
+        raise SynthloopError(
+            f"cannot export to {str(path)!r}: folder {str(path.parent)!r} does "
+            "not exist; create it first"
+        )
     partial = path.with_name(f".{path.name}.partial")
     try:
-        count = WRITERS[fmt](settings, records, partial,
-                             lambda done: progress(done, total) if progress else None)
+        count = WRITERS[fmt](
+            settings, records, partial, lambda done: progress(done, total) if progress else None
+        )
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

@@ -53,9 +53,13 @@ class JsonlReader:
                     self.position = f.tell()
                 if len(line) > self.limit:
                     size = len(line) + _skip_line(f)
-                    yield f"line {number}", (
-                        f"the line is {size:,} bytes, over the limit of {self.limit:,} bytes per "
-                        "row; check for a missing newline, or raise --max-row-bytes")
+                    yield (
+                        f"line {number}",
+                        (
+                            f"the line is {size:,} bytes, over the limit of {self.limit:,} bytes per "
+                            "row; check for a missing newline, or raise --max-row-bytes"
+                        ),
+                    )
                     continue
                 if line.isspace():
                     continue
@@ -74,7 +78,7 @@ def _skip_line(f: Any) -> int:
 
 def _parse_json_line(line: bytes) -> dict[str, Any] | str:
     try:
-        text = line.decode("utf-8")
+        text = line.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as exc:
         return _bad_bytes(line, exc)
     try:
@@ -88,8 +92,10 @@ def _parse_json_line(line: bytes) -> dict[str, Any] | str:
 
 def _bad_bytes(line: bytes, exc: UnicodeDecodeError) -> str:
     byte = line[exc.start : exc.start + 1].hex()
-    return (f"byte 0x{byte} at column {exc.start + 1} is not UTF-8; re-encode the file as UTF-8 "
-            "(e.g. iconv -f latin1 -t utf-8)")
+    return (
+        f"byte 0x{byte} at column {exc.start + 1} is not UTF-8; re-encode the file as UTF-8 "
+        "(e.g. iconv -f latin1 -t utf-8)"
+    )
 
 
 class CsvReader:
@@ -131,8 +137,13 @@ class CsvReader:
                 yield from ((f"line {start}", p) for p in self._bad)
                 self._bad.clear()
             elif len(row) != len(header):
-                yield f"line {start}", (f"the row has {len(row)} cells but the header has "
-                                        f"{len(header)}; quote cells that hold commas")
+                yield (
+                    f"line {start}",
+                    (
+                        f"the row has {len(row)} cells but the header has "
+                        f"{len(header)}; quote cells that hold commas"
+                    ),
+                )
             elif any(row):
                 yield f"line {start}", dict(zip(header, row, strict=True))
 
@@ -177,8 +188,12 @@ class ParquetReader:
             yield "file", f"not a readable Parquet file: {exc}"
             return
         self.total = parquet.metadata.num_rows
-        yield from _table_rows(parquet.schema_arrow.names, self.check_columns,
-                               (b.to_pylist() for b in parquet.iter_batches(batch_size=8192)), self)
+        yield from _table_rows(
+            parquet.schema_arrow.names,
+            self.check_columns,
+            (b.to_pylist() for b in parquet.iter_batches(batch_size=8192)),
+            self,
+        )
 
 
 class DatasetsReader:
@@ -216,8 +231,12 @@ def _column_batch(batch: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in zip(*batch.values(), strict=True)]
 
 
-def _table_rows(names: list[str], check_columns: ColumnCheck,
-                batches: Iterator[list[dict[str, Any]]], reader: Any) -> Iterator[Row]:
+def _table_rows(
+    names: list[str],
+    check_columns: ColumnCheck,
+    batches: Iterator[list[dict[str, Any]]],
+    reader: Any,
+) -> Iterator[Row]:
     problems = check_columns(names)
     if problems:
         yield from (("columns", p) for p in problems)
@@ -237,8 +256,13 @@ READERS: dict[str, Callable[[Path, ColumnCheck, int], Reader]] = {
     "datasets": DatasetsReader,
 }
 
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet",
-             ".pq": "parquet"}
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 def detect_format(path: Path) -> str | None:
@@ -247,15 +271,18 @@ def detect_format(path: Path) -> str | None:
     return _SUFFIXES.get(path.suffix.lower())
 
 
-def open_reader(path: Path, fmt: str | None, check_columns: ColumnCheck,
-                max_row_bytes: int = MAX_ROW_BYTES) -> Reader:
+def open_reader(
+    path: Path, fmt: str | None, check_columns: ColumnCheck, max_row_bytes: int = MAX_ROW_BYTES
+) -> Reader:
     """Raise ValueError (with the fix) when the format is unknown or the path is missing."""
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     fmt = fmt or detect_format(path)
     if fmt is None:
-        raise ValueError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; "
-                         f"pass --format ({', '.join(READERS)})")
+        raise ValueError(
+            f"{path}: cannot tell the format from the suffix {path.suffix!r}; "
+            f"pass --format ({', '.join(READERS)})"
+        )
     if fmt not in READERS:
         raise ValueError(f"format {fmt!r} is not one of: {', '.join(READERS)}")
     return READERS[fmt](path, check_columns, max_row_bytes)

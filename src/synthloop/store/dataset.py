@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, Select, func, select
 
-from synthloop.errors import ImportFailed, Problem, SynthloopError
+from synthloop.errors import SynthloopError
 from synthloop.io.readers import MAX_ROW_BYTES, open_reader
 from synthloop.records import Record, Response, Suggestion
 from synthloop.rows import RowParser
@@ -39,9 +39,14 @@ class Dataset:
         with self.engine.begin() as conn:
             return ingest(conn, self.id, rows, parser)
 
-    def import_file(self, path: str | Path, format: str | None = None,
-                    mapping: dict[str, str] | None = None, progress: Progress | None = None,
-                    max_row_bytes: int = MAX_ROW_BYTES) -> ImportReport:
+    def import_file(
+        self,
+        path: str | Path,
+        format: str | None = None,
+        mapping: dict[str, str] | None = None,
+        progress: Progress | None = None,
+        max_row_bytes: int = MAX_ROW_BYTES,
+    ) -> ImportReport:
         """Import a JSONL, CSV or Parquet file or a `datasets` folder; all or nothing.
 
         `mapping` is {field: column}. Raises ImportFailed listing every invalid row.
@@ -51,7 +56,7 @@ class Dataset:
         try:
             reader = open_reader(path, format, probe.check_columns, max_row_bytes)
         except ValueError as exc:
-            raise ImportFailed([Problem("", str(exc))], source=str(path)) from None
+            raise SynthloopError(f"cannot import: {exc}") from None
         parser = RowParser(self.settings, mapping, columnar=reader.columnar)
 
         def tick() -> None:
@@ -65,9 +70,12 @@ class Dataset:
 
     # ------------------------------------------------------------ reading
 
-    def records(self, status: str | Sequence[str] | None = None,
-                source: str | Sequence[str] | None = None,
-                limit: int | None = None) -> Iterator[Record]:
+    def records(
+        self,
+        status: str | Sequence[str] | None = None,
+        source: str | Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Record]:
         """Records in insertion order, fetched a page at a time as the caller iterates."""
         query = self._filtered(select(t.records), status, source).order_by(t.records.c.id)
         last, left = 0, limit
@@ -82,8 +90,12 @@ class Dataset:
             last = rows[-1].id
             left = None if left is None else left - len(rows)
 
-    def count(self, by: str | None = None, status: str | Sequence[str] | None = None,
-              source: str | Sequence[str] | None = None) -> Any:
+    def count(
+        self,
+        by: str | None = None,
+        status: str | Sequence[str] | None = None,
+        source: str | Sequence[str] | None = None,
+    ) -> Any:
         """The number of records, or with `by` ("status" or "source") a {value: count} dict."""
         if by is None:
             query = self._filtered(select(func.count()).select_from(t.records), status, source)
@@ -96,10 +108,14 @@ class Dataset:
         with self.engine.connect() as conn:
             return dict(sorted(conn.execute(query).tuples().all()))
 
-    def export(self, path: str | Path, format: str | None = None,
-               status: str | Sequence[str] | None = None,
-               source: str | Sequence[str] | None = None,
-               progress: Progress | None = None) -> int:
+    def export(
+        self,
+        path: str | Path,
+        format: str | None = None,
+        status: str | Sequence[str] | None = None,
+        source: str | Sequence[str] | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         """Write the records (everything each holds) to JSONL or Parquet; returns the count."""
         from synthloop.export.formats import export_records
 
@@ -107,8 +123,12 @@ class Dataset:
         records = self.records(status=status, source=source)
         return export_records(self.settings, records, Path(path), format, total, progress)
 
-    def _filtered(self, query: Select[Any], status: str | Sequence[str] | None,
-                  source: str | Sequence[str] | None) -> Select[Any]:
+    def _filtered(
+        self,
+        query: Select[Any],
+        status: str | Sequence[str] | None,
+        source: str | Sequence[str] | None,
+    ) -> Select[Any]:
         query = query.where(t.records.c.dataset_id == self.id)
         for column, wanted in (("status", status), ("source", source)):
             if wanted is not None:
@@ -127,8 +147,9 @@ def _load(conn: Any, rows: Sequence[Row[Any]]) -> list[Record]:
     if not ids:
         return []
     suggestions: dict[int, dict[str, Suggestion]] = {}
-    query = select(t.suggestions).where(t.suggestions.c.record_id.in_(ids)).order_by(
-        t.suggestions.c.id)
+    query = (
+        select(t.suggestions).where(t.suggestions.c.record_id.in_(ids)).order_by(t.suggestions.c.id)
+    )
     for s in conn.execute(query):
         suggestions.setdefault(s.record_id, {})[s.question] = Suggestion(s.value, s.score, s.agent)
     responses: dict[int, list[Response]] = {}
@@ -140,15 +161,22 @@ def _load(conn: Any, rows: Sequence[Row[Any]]) -> list[Record]:
     )
     for r in conn.execute(query):
         responses.setdefault(r.record_id, []).append(
-            Response(r.username, r._mapping["values"], r.status, r.duration))
-    return [_record(r._mapping, suggestions.get(r.id, {}), responses.get(r.id, []))
-            for r in rows]
+            Response(r.username, r._mapping["values"], r.status, r.duration)
+        )
+    return [_record(r._mapping, suggestions.get(r.id, {}), responses.get(r.id, [])) for r in rows]
 
 
 def _record(row: Any, suggestions: dict[str, Suggestion], responses: list[Response]) -> Record:
     return Record(
-        fields=row["fields"], external_id=row["external_id"], metadata=row["metadata"],
-        provenance=row["provenance"], status=row["status"], reason=row["reason"],
-        priority=row["priority"], suggestions=suggestions, responses=responses,
-        final=row["final"], id=row["id"],
+        fields=row["fields"],
+        external_id=row["external_id"],
+        metadata=row["metadata"],
+        provenance=row["provenance"],
+        status=row["status"],
+        reason=row["reason"],
+        priority=row["priority"],
+        suggestions=suggestions,
+        responses=responses,
+        final=row["final"],
+        id=row["id"],
     )

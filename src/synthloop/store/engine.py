@@ -41,8 +41,9 @@ def connect(db: str | os.PathLike[str] | None = None) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url)
-        return create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads,
-                             pool_pre_ping=True)
+        return create_engine(
+            url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_pre_ping=True
+        )
     except (ArgumentError, ImportError) as exc:
         raise StoreError(
             f"cannot use database {url!r}: {exc}; give a path to a SQLite file or a URL such as "
@@ -85,8 +86,10 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except OperationalError as exc:
-        raise StoreError(f"cannot open the store at {engine.url!r}: {exc.orig}; check that the "
-                         "path is writable or the database server is running") from None
+        raise StoreError(
+            f"cannot open the store at {engine.url!r}: {exc.orig}; check that the "
+            "path is writable or the database server is running"
+        ) from None
 
 
 def table_names(engine: Engine) -> list[str]:

@@ -38,9 +38,14 @@ class ImportReport:
         return asdict(self)
 
 
-def ingest(conn: Connection, dataset_id: int, rows: Iterable[tuple[str, Any]],
-           parser: RowParser, source: str = "", on_batch: Callable[[], None] | None = None
-           ) -> ImportReport:
+def ingest(
+    conn: Connection,
+    dataset_id: int,
+    rows: Iterable[tuple[str, Any]],
+    parser: RowParser,
+    source: str = "",
+    on_batch: Callable[[], None] | None = None,
+) -> ImportReport:
     """Validate and write `rows` ((where, dict | problem text) pairs) inside `conn`'s transaction.
 
     Raises ImportFailed, listing every problem, when any row is invalid; the caller's transaction
@@ -62,16 +67,23 @@ def ingest(conn: Connection, dataset_id: int, rows: Iterable[tuple[str, Any]],
         total += len(found)
         problems.extend(Problem(where, p) for p in found[: _MAX_PROBLEMS_KEPT - len(problems)])
     if report.rows == 0:
-        raise ImportFailed([Problem("", "the input holds no records; nothing to import")],
-                           source=source)
+        raise ImportFailed(
+            [Problem("", "the input holds no records; nothing to import")], source=source
+        )
     if total:
         raise ImportFailed(problems, total=total, source=source)
     writer.flush()
     return report
 
 
-def _check(where: str, row: Any, parser: RowParser, ids: dict[str, str], hashes: set[str],
-           report: ImportReport) -> tuple[Record, str] | list[str]:
+def _check(
+    where: str,
+    row: Any,
+    parser: RowParser,
+    ids: dict[str, str],
+    hashes: set[str],
+    report: ImportReport,
+) -> tuple[Record, str] | list[str]:
     """The valid record and its content hash, or the problems with this row (a row repeating
     an earlier one's content comes back as no problems and no record)."""
     if isinstance(row, str):
@@ -88,8 +100,10 @@ def _check(where: str, row: Any, parser: RowParser, ids: dict[str, str], hashes:
         record.external_id = digest
     elif record.external_id in ids:
         first = ids[record.external_id]
-        return [f"id {record.external_id!r} was already used at {first}; ids must be unique "
-                "within one input"]
+        return [
+            f"id {record.external_id!r} was already used at {first}; ids must be unique "
+            "within one input"
+        ]
     else:
         ids[record.external_id] = where
     return record, digest
@@ -105,8 +119,9 @@ class _BatchWriter:
         self.pending: list[tuple[Record, str]] = []
         self.users: dict[str, int] = {}
         # An empty dataset holds nothing to skip: don't look every id up.
-        count = select(func.count()).select_from(t.records).where(
-            t.records.c.dataset_id == dataset_id)
+        count = (
+            select(func.count()).select_from(t.records).where(t.records.c.dataset_id == dataset_id)
+        )
         self.dedupe = bool(conn.execute(count).scalar())
 
     def add(self, record: Record, digest: str) -> None:
@@ -128,9 +143,17 @@ class _BatchWriter:
 
     def _row(self, r: Record, digest: str) -> dict[str, Any]:
         return {
-            "dataset_id": self.dataset_id, "external_id": r.external_id, "content_hash": digest, "fields": r.fields, "metadata": r.metadata,
-            "provenance": r.provenance, "source": r.source, "status": r.status,
-            "reason": r.reason, "priority": r.priority, "final": r.final,
+            "dataset_id": self.dataset_id,
+            "external_id": r.external_id,
+            "content_hash": digest,
+            "fields": r.fields,
+            "metadata": r.metadata,
+            "provenance": r.provenance,
+            "source": r.source,
+            "status": r.status,
+            "reason": r.reason,
+            "priority": r.priority,
+            "final": r.final,
         }
 
     def _ids_of(self, external_ids: list[str]) -> dict[str, int]:
@@ -153,14 +176,28 @@ class _BatchWriter:
         ids = self._ids_of([r.external_id for r in children if r.external_id])
         users = self._user_ids({resp.user for r in children for resp in r.responses})
         suggestions = [
-            {"record_id": ids[r.external_id], "question": q, "value": s.value, "score": s.score,
-             "agent": s.agent}
-            for r in children if r.external_id for q, s in r.suggestions.items()
+            {
+                "record_id": ids[r.external_id],
+                "question": q,
+                "value": s.value,
+                "score": s.score,
+                "agent": s.agent,
+            }
+            for r in children
+            if r.external_id
+            for q, s in r.suggestions.items()
         ]
         responses = [
-            {"record_id": ids[r.external_id], "user_id": users[resp.user], "values": resp.values,
-             "status": resp.status, "duration": resp.duration}
-            for r in children if r.external_id for resp in r.responses
+            {
+                "record_id": ids[r.external_id],
+                "user_id": users[resp.user],
+                "values": resp.values,
+                "status": resp.status,
+                "duration": resp.duration,
+            }
+            for r in children
+            if r.external_id
+            for resp in r.responses
         ]
         if suggestions:
             self.conn.execute(insert(t.suggestions), suggestions)

@@ -36,8 +36,9 @@ class Store:
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
-    def create_dataset(self, name: str, settings: Settings | dict[str, Any] | str | Path
-                       ) -> Dataset:
+    def create_dataset(
+        self, name: str, settings: Settings | dict[str, Any] | str | Path
+    ) -> Dataset:
         """Create an empty dataset; settings may be a Settings, a mapping, or a YAML file path."""
         if not _NAME.match(name):
             raise SynthloopError(
@@ -62,7 +63,8 @@ class Store:
 
     def datasets(self) -> list[Dataset]:
         query = select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.settings).order_by(
-            t.datasets.c.name)
+            t.datasets.c.name
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [Dataset(self.engine, r.id, r.name, Settings.parse(r.settings)) for r in rows]
