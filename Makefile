@@ -1,0 +1,47 @@
+# Two commands matter: `make demo` (the main job, offline, on SQLite) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint format bench docs system-deps clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-run the install when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(PY)
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/synthloop demo --dir demo-out
+
+test: $(VENV)/.dev-installed system-deps
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: $(VENV)/.dev-installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(VENV)/.dev-installed system-deps
+	$(PY) bench/import.py
+
+docs: $(VENV)/.installed
+	$(PY) -m synthloop._clidocs > docs/cli.md
+
+# What the tests need from the machine itself (Debian packages, running services).
+system-deps:
+	bash scripts/system-deps.sh
+
+clean:
+	rm -rf $(VENV) demo-out synthloop.db synthloop.db-wal synthloop.db-shm
