@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from synthloop import demo as demo_job
-from synthloop.errors import SynthloopError, ProblemList
+from synthloop.errors import ProblemList, SynthloopError
 from synthloop.store.store import Store, open_store
 
 __all__ = ["app", "main"]
