@@ -155,7 +155,7 @@ def init(db: Db = None, as_json: Json = False) -> None:
 
 @datasets_app.command("create")
 def datasets_create(
-    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name.")],
     settings: Annotated[Path, typer.Option(help="Settings YAML: fields, questions, guidelines.")],
     db: Db = None,
     as_json: Json = False,
@@ -209,10 +209,11 @@ def datasets_list(db: Db = None, as_json: Json = False) -> None:
 
 @app.command("import")
 def import_(
-    name: Annotated[str, typer.Argument(help="Dataset to import into.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset to import into.")],
     file: Annotated[
         Path,
         typer.Argument(
+            metavar="FILE",
             help="JSONL, CSV or Parquet file, or a `datasets` folder made by save_to_disk."
         ),
     ],
@@ -251,7 +252,7 @@ def import_(
 
 @app.command()
 def export(
-    name: Annotated[str, typer.Argument(help="Dataset to export.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset to export.")],
     out_path: Annotated[Path, typer.Option("--out", help="File to write (.jsonl or .parquet).")],
     format: Annotated[
         str | None, typer.Option("--format", help="jsonl or parquet. Default: from the file name.")
@@ -273,7 +274,7 @@ def export(
 
 @app.command()
 def status(
-    name: Annotated[str, typer.Argument(help="Dataset to summarise.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset to summarise.")],
     db: Db = None,
     as_json: Json = False,
 ) -> None:

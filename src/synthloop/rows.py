@@ -64,7 +64,8 @@ class RowParser:
         if unknown:
             problems.append(
                 f"{_plural(unknown, 'column')} {', '.join(map(repr, unknown))} "
-                f"match no field (fields: {', '.join(self.fields)}); rename with "
+                f"{'matches' if len(unknown) == 1 else 'match'} no field "
+                f"(fields: {', '.join(self.fields)}); rename with "
                 "--map FIELD=COLUMN or drop the column"
             )
         return problems
@@ -102,8 +103,8 @@ class RowParser:
         """CSV cells are text and Parquet exports keep objects as JSON text: decode those."""
         out: dict[str, Any] = {}
         for key, value in row.items():
-            if value == "" or value is None:
-                continue  # an empty cell is an absent value
+            if value is None or (value == "" and (key not in self.fields or self._holds_json(key))):
+                continue  # an absent value; "" is a value only for a text field
             if isinstance(value, str) and self._holds_json(key):
                 try:
                     value = orjson.loads(value)
@@ -195,7 +196,7 @@ class RowParser:
         reason, status = row.get("reason"), row.get("status")
         if reason is not None and not isinstance(reason, str):
             problems.append(f"'reason' must be a string, got {_kind(reason)}")
-        elif status in STATUSES_NEEDING_REASON and not reason:
+        elif isinstance(status, str) and status in STATUSES_NEEDING_REASON and not reason:
             problems.append(f"status {status!r} needs a 'reason': nothing is dropped without one")
         return reason
 

@@ -7,7 +7,7 @@ each with its path in the document and its line in the file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -267,8 +267,6 @@ class Distribution(_Model):
 class Settings(_Model):
     """What a dataset's records hold, what annotators answer, and how the work is shared."""
 
-    text_fields: ClassVar[frozenset[str]] = frozenset({"text", "markdown"})
-
     guidelines: str = ""
     fields: list[FieldSpec] = Field(min_length=1)
     questions: list[Question] = Field(default_factory=list)
@@ -276,23 +274,9 @@ class Settings(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        names = [f.name for f in self.fields]
-        _unique(names, "field names")
-        _unique([q.name for q in self.questions], "question names")
-        reserved = sorted(set(names) & RESERVED_NAMES)
-        if reserved:
-            raise ValueError(
-                f"field names {reserved} are reserved for record keys; rename them "
-                f"(reserved: {', '.join(sorted(RESERVED_NAMES))})"
-            )
-        kinds = {f.name: f.type for f in self.fields}
-        for q in self.questions:
-            target = getattr(q, "prefill", None) or getattr(q, "field", None)
-            if target is not None and kinds.get(target) not in self.text_fields:
-                raise ValueError(
-                    f"question {q.name!r} refers to field {target!r}, which is not a text or "
-                    f"markdown field of this dataset (fields: {', '.join(names)})"
-                )
+        problems = _cross_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
         return self
 
     def field(self, name: str) -> FieldSpec:
@@ -307,7 +291,10 @@ class Settings(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = [_problem(err, lines) for err in exc.errors()]
+            # The cross-checks are reported one by one at their own paths, and even when other
+            # problems kept pydantic from running them, so every problem shows at once.
+            problems = [_problem(err, lines) for err in exc.errors() if not _is_cross(err)]
+            problems += [_located(path, message, lines) for path, message in _cross_problems(data)]
             raise SettingsError(problems, source=source) from None
 
     @classmethod
@@ -361,6 +348,81 @@ class _LineIndex:
         if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             return node.value[key]  # type: ignore[no-any-return]
         return None
+
+
+def _cross_problems(data: Any) -> list[tuple[tuple[int | str, ...], str]]:
+    """What must hold across fields and questions: unique names, no reserved field names, and
+    questions that point at a text field. Works on the raw document, so it runs even when other
+    parts of it are invalid."""
+    if not isinstance(data, dict):
+        return []
+    fields = _named_items(data.get("fields"))
+    questions = _named_items(data.get("questions"))
+    problems = _repeated_names(fields, "fields") + _repeated_names(questions, "questions")
+    reserved = ", ".join(sorted(RESERVED_NAMES))
+    problems += [
+        (
+            ("fields", i, "name"),
+            f"field name {name!r} is reserved for a record key; rename it (reserved: {reserved})",
+        )
+        for i, name, _ in fields
+        if name in RESERVED_NAMES
+    ]
+    kinds = {name: item.get("type") for _, name, item in fields}
+    for i, name, item in questions:
+        for key in ("prefill", "field"):
+            target = item.get(key)
+            if isinstance(target, str) and kinds.get(target, "missing") in (
+                "missing",
+                "chat",
+                "json",
+            ):
+                problems.append(
+                    (
+                        ("questions", i, key),
+                        f"question {name!r} refers to field {target!r}, which is not a text or "
+                        f"markdown field of this dataset (fields: {', '.join(kinds)})",
+                    )
+                )
+    return problems
+
+
+def _named_items(items: Any) -> list[tuple[int, str, dict[str, Any]]]:
+    if not isinstance(items, list):
+        return []
+    return [
+        (i, item["name"], item)
+        for i, item in enumerate(items)
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    ]
+
+
+def _repeated_names(
+    items: list[tuple[int, str, dict[str, Any]]], section: str
+) -> list[tuple[tuple[int | str, ...], str]]:
+    first: dict[str, int] = {}
+    problems: list[tuple[tuple[int | str, ...], str]] = []
+    for i, name, _ in items:
+        if name in first:
+            problems.append(
+                (
+                    (section, i, "name"),
+                    f"name {name!r} is already used by {section}.{first[name]}; "
+                    f"{section} need unique names",
+                )
+            )
+        first.setdefault(name, i)
+    return problems
+
+
+def _is_cross(err: Any) -> bool:
+    return bool(err["loc"] == () and err["type"] == "value_error")
+
+
+def _located(path: tuple[int | str, ...], message: str, lines: _LineIndex | None) -> Problem:
+    where = ".".join(str(p) for p in path)
+    line = lines.line(path) if lines else None
+    return Problem(f"{where} (line {line})" if line is not None else where, message)
 
 
 def _problem(err: Any, lines: _LineIndex | None) -> Problem:

@@ -49,6 +49,8 @@ class JsonlReader:
             number = 0
             while line := f.readline(self.limit + 1):
                 number += 1
+                if number == 1:
+                    line = line.removeprefix(_BOM)  # editors on Windows start UTF-8 files with one
                 if number % 1024 == 0:
                     self.position = f.tell()
                 if len(line) > self.limit:
@@ -64,7 +66,12 @@ class JsonlReader:
                 if line.isspace():
                     continue
                 yield f"line {number}", _parse_json_line(line)
+        if number == 0:
+            yield "line 1", "the file is empty: a JSONL file needs one JSON object per line"
         self.position = self.total or 0
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _skip_line(f: Any) -> int:
@@ -121,7 +128,8 @@ class CsvReader:
         if isinstance(header, str) or header is None:
             yield "line 1", header or "the file is empty: a CSV needs a header row"
             return
-        problems = self.check_columns(header) + _repeated_columns(header)
+        # Bad bytes in the header garble the column names: say so first.
+        problems = self._bad + self.check_columns(header) + _repeated_columns(header)
         if problems:
             yield from (("line 1 (header)", p) for p in problems)
             return
@@ -145,7 +153,8 @@ class CsvReader:
                     ),
                 )
             elif any(row):
-                yield f"line {start}", dict(zip(header, row, strict=True))
+                # An empty cell is an absent value (CSV cannot tell "" from nothing).
+                yield f"line {start}", {k: v or None for k, v in zip(header, row, strict=True)}
 
     @staticmethod
     def _next(reader: Any) -> list[str] | str | None:
@@ -158,7 +167,9 @@ class CsvReader:
 
     def _lines(self, f: Any) -> Iterator[str]:
         # Decode line by line so a bad byte is reported with its line instead of ending the read.
-        for raw in f:
+        for number, raw in enumerate(f):
+            if number == 0:
+                raw = raw.removeprefix(_BOM)
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as exc:
