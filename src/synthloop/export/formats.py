@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -27,15 +27,22 @@ __all__ = ["WRITERS", "export_records"]
 Progress = Callable[[int, int | None], None]
 Writer = Callable[[Settings, Iterable[Record], Path, Callable[[int], None]], int]
 _BATCH = 5000
+_T = TypeVar("_T")
+
+
+# Writers turn each record into its output (bytes, or a tuple of cells) as it arrives and batch
+# those, not the records: thousands of live records would reach the garbage collector's oldest
+# generation and set off full collections of the whole heap, a quarter of an export's time.
 
 
 def _write_jsonl(
     settings: Settings, records: Iterable[Record], path: Path, tick: Callable[[int], None]
 ) -> int:
     count = 0
+    lines = (orjson.dumps(r.to_dict()) + b"\n" for r in records)
     with path.open("wb") as f:
-        for batch in _batches(records):
-            f.write(b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in batch))
+        for batch in _batches(lines):
+            f.write(b"".join(batch))
             count += len(batch)
             tick(count)
     return count
@@ -50,8 +57,9 @@ def _write_parquet(
     schema = _parquet_schema(settings, pa)
     count = 0
     with pq.ParquetWriter(path, schema) as writer:
-        for batch in _batches(records):
-            columns = _parquet_columns(settings, batch)
+        for batch in _batches(_parquet_row(settings, r) for r in records):
+            cells = zip(*batch, strict=True)  # rows to columns
+            columns = dict(zip(schema.names, map(list, cells), strict=True))
             writer.write_table(pa.Table.from_pydict(columns, schema=schema))
             count += len(batch)
             tick(count)
@@ -77,25 +85,29 @@ def _parquet_schema(settings: Settings, pa: Any) -> Any:
     )
 
 
-def _parquet_columns(settings: Settings, batch: list[Record]) -> dict[str, list[Any]]:
-    dicts = [r.to_dict() for r in batch]
-    columns: dict[str, list[Any]] = {"id": [d["id"] for d in dicts]}
-    for f in settings.fields:
-        values = [d["fields"].get(f.name) for d in dicts]
-        columns[f.name] = [_json_text(v) for v in values] if f.type == "json" else values
-    for key in ("status", "reason", "priority"):
-        columns[key] = [d[key] for d in dicts]
-    for key in _JSON_COLUMNS:
-        columns[key] = [_json_text(d[key]) for d in dicts]
-    return columns
+def _parquet_row(settings: Settings, record: Record) -> tuple[Any, ...]:
+    """The record's cells, in _parquet_schema's column order."""
+    d = record.to_dict()
+    fields = [
+        _json_text(d["fields"].get(f.name)) if f.type == "json" else d["fields"].get(f.name)
+        for f in settings.fields
+    ]
+    return (
+        d["id"],
+        *fields,
+        d["status"],
+        d["reason"],
+        d["priority"],
+        *(_json_text(d[key]) for key in _JSON_COLUMNS),
+    )
 
 
 def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _batches(records: Iterable[Record]) -> Iterator[list[Record]]:
-    iterator = iter(records)
+def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:
+    iterator = iter(items)
     while batch := list(islice(iterator, _BATCH)):
         yield batch
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from synthloop.errors import StoreError
 
-__all__ = ["DEFAULT_DB", "connect", "migrate", "resolve_url"]
+__all__ = ["DEFAULT_DB", "connect", "json_text", "migrate", "resolve_url"]
 
 DEFAULT_DB = "synthloop.db"
 ENV_VAR = "SYNTHLOOP_DB"
@@ -31,7 +31,9 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     return f"sqlite:///{Path(value).expanduser()}"
 
 
-def _dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """The JSON text the store keeps; bulk writers that bypass SQLAlchemy's JSON type use it too,
+    so a value reads back the same whichever path wrote it."""
     return orjson.dumps(value).decode()
 
 
@@ -42,7 +44,7 @@ def connect(db: str | os.PathLike[str] | None = None) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url)
         return create_engine(
-            url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_pre_ping=True
+            url, json_serializer=json_text, json_deserializer=orjson.loads, pool_pre_ping=True
         )
     except (ArgumentError, ImportError) as exc:
         raise StoreError(
@@ -51,8 +53,14 @@ def connect(db: str | os.PathLike[str] | None = None) -> Engine:
         ) from None
 
 
+def _sqlite_json(value: Any) -> Any:
+    # SQLite gives a column declared JSON numeric affinity, so a bare JSON number (a rating
+    # suggestion's value) is stored, and read back, as a number rather than as text.
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads)
+    engine = create_engine(url, json_serializer=json_text, json_deserializer=_sqlite_json)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
