@@ -214,7 +214,7 @@ def import_(
         Path,
         typer.Argument(
             metavar="FILE",
-            help="JSONL, CSV or Parquet file, or a `datasets` folder made by save_to_disk."
+            help="JSONL, CSV or Parquet file, or a `datasets` folder made by save_to_disk.",
         ),
     ],
     format: Annotated[

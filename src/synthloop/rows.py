@@ -160,7 +160,7 @@ class RowParser:
 
     @staticmethod
     def _external_id(value: Any, problems: list[str]) -> str | None:
-        if value is None or isinstance(value, str) and value:
+        if value is None or (isinstance(value, str) and value):
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
@@ -204,11 +204,8 @@ class RowParser:
     def _priority(value: Any, problems: list[str]) -> float:
         if value is None:
             return 0.0
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                pass
+        if isinstance(value, str):  # CSV cells are text
+            value = _number(value)
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
         problems.append(f"'priority' must be a finite number, got {_kind(value)}")
@@ -312,6 +309,13 @@ class RowParser:
             f"final: {p}" for q, v in value.items() if (p := self._answer(q, v, fields))
         )
         return value
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _suggestion_meta(item: dict[str, Any]) -> str | None:

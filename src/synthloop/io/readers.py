@@ -11,7 +11,7 @@ import csv
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -25,24 +25,30 @@ Row = tuple[str, dict[str, Any] | str]
 ColumnCheck = Callable[[list[str]], list[str]]
 
 
-class Reader(Protocol):
-    columnar: bool  # cells may hold objects as JSON text
-    total: int | None  # size of the input in `unit`s, when known
-    position: int  # how far reading has got, in the same unit
-    unit: str
+class Reader:
+    """Rows of one input. Subclasses set `columnar` and `unit` and implement __iter__."""
 
-    def __iter__(self) -> Iterator[Row]: ...
+    columnar = False  # cells may hold objects as JSON text
+    unit = "bytes"
+
+    def __init__(self, path: Path, check_columns: ColumnCheck, max_row_bytes: int) -> None:
+        self.path, self.check_columns, self.limit = path, check_columns, max_row_bytes
+        self.total: int | None = None  # size of the input in `unit`s, when known
+        self.position = 0  # how far reading has got, in the same unit
+
+    def __iter__(self) -> Iterator[Row]:
+        raise NotImplementedError
 
 
-class JsonlReader:
+class JsonlReader(Reader):
     """One JSON object per line; blank lines are skipped."""
 
     columnar = False
     unit = "bytes"
 
     def __init__(self, path: Path, check_columns: ColumnCheck, max_row_bytes: int) -> None:
-        self.path, self.limit = path, max_row_bytes
-        self.total, self.position = path.stat().st_size, 0
+        super().__init__(path, check_columns, max_row_bytes)
+        self.total = path.stat().st_size
 
     def __iter__(self) -> Iterator[Row]:
         with self.path.open("rb") as f:
@@ -58,8 +64,8 @@ class JsonlReader:
                     yield (
                         f"line {number}",
                         (
-                            f"the line is {size:,} bytes, over the limit of {self.limit:,} bytes per "
-                            "row; check for a missing newline, or raise --max-row-bytes"
+                            f"the line is {size:,} bytes, over the limit of {self.limit:,} "
+                            "bytes per row; check for a missing newline, or raise --max-row-bytes"
                         ),
                     )
                     continue
@@ -105,15 +111,15 @@ def _bad_bytes(line: bytes, exc: UnicodeDecodeError) -> str:
     )
 
 
-class CsvReader:
+class CsvReader(Reader):
     """Comma-separated values with a header row; cells holding chat or JSON are JSON text."""
 
     columnar = True
     unit = "bytes"
 
     def __init__(self, path: Path, check_columns: ColumnCheck, max_row_bytes: int) -> None:
-        self.path, self.check_columns, self.limit = path, check_columns, max_row_bytes
-        self.total, self.position = path.stat().st_size, 0
+        super().__init__(path, check_columns, max_row_bytes)
+        self.total = path.stat().st_size
         self._bad: list[str] = []
 
     def __iter__(self) -> Iterator[Row]:
@@ -182,13 +188,9 @@ def _repeated_columns(header: list[str]) -> list[str]:
     return [f"column {c!r} appears more than once" for c in repeated]
 
 
-class ParquetReader:
+class ParquetReader(Reader):
     columnar = True
     unit = "rows"
-
-    def __init__(self, path: Path, check_columns: ColumnCheck, max_row_bytes: int) -> None:
-        self.path, self.check_columns = path, check_columns
-        self.total, self.position = None, 0
 
     def __iter__(self) -> Iterator[Row]:
         import pyarrow.parquet as pq
@@ -207,15 +209,11 @@ class ParquetReader:
         )
 
 
-class DatasetsReader:
+class DatasetsReader(Reader):
     """A folder written by Hugging Face `datasets` `save_to_disk` (needs synthloop[datasets])."""
 
     columnar = True
     unit = "rows"
-
-    def __init__(self, path: Path, check_columns: ColumnCheck, max_row_bytes: int) -> None:
-        self.path, self.check_columns = path, check_columns
-        self.total, self.position = None, 0
 
     def __iter__(self) -> Iterator[Row]:
         try:
@@ -260,7 +258,7 @@ def _table_rows(
         reader.position = number
 
 
-READERS: dict[str, Callable[[Path, ColumnCheck, int], Reader]] = {
+READERS: dict[str, type[Reader]] = {
     "jsonl": JsonlReader,
     "csv": CsvReader,
     "parquet": ParquetReader,
