@@ -123,6 +123,20 @@ BAD_INPUTS = [
         id="50MB-line",
     ),
     pytest.param(
+        "rows.jsonl",
+        _write(_good(1) + _lines(simple_row(2, reply="a\u0000b"))),
+        "line 2",
+        "NUL character",
+        id="nul-character",
+    ),
+    pytest.param(
+        "rows.jsonl",
+        _write(_lines(simple_row(1, suggestions={"corrected_reply": {"value": "\u0000"}}))),
+        "line 1",
+        "NUL character",
+        id="nul-in-a-suggestion",
+    ),
+    pytest.param(
         "rows.csv",
         _write(b"id,text\n1,hello\n2,bye\n"),
         "line 1 (header)",
@@ -191,6 +205,12 @@ def test_many_bad_rows_are_capped_with_the_total(
     assert "500 problems" in message
     assert message.count("\n  - line ") == 20
     assert "... and 480 more" in message
+
+
+def test_a_literal_backslash_u0000_is_not_a_nul(dataset: synthloop.Dataset, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "rows.jsonl", [simple_row(1, reply="C:\\u0000 is a path")])
+    assert dataset.import_file(path).added == 1
+    assert next(dataset.records()).fields["reply"] == "C:\\u0000 is a path"
 
 
 def test_a_row_with_two_problems_counts_both(

@@ -1,9 +1,10 @@
 """Export writers: everything a record holds, in a shape `synthloop import` reads back unchanged.
 
 - JSONL: one nested row per line (`{"id", "fields", "metadata", "provenance", "status", ...}`).
-- Parquet: one column per field (text as string, chat as list<struct<role, content>>, json as
-  JSON text), then `status`, `reason`, `priority`, and `metadata`, `provenance`, `suggestions`,
-  `responses`, `final` as JSON text, so any dataset's records fit one fixed schema.
+- Parquet: one column per field (text and markdown as strings; chat and json as JSON text, since
+  a chat message may carry keys beyond role and content), then `status`, `reason`, `priority`,
+  and `metadata`, `provenance`, `suggestions`, `responses`, `final` as JSON text, so any
+  dataset's records fit one fixed schema.
 
 A file is written beside its target and renamed into place, so a failed export leaves no half file.
 """
@@ -67,19 +68,13 @@ def _write_parquet(
 
 
 _JSON_COLUMNS = ("metadata", "provenance", "suggestions", "responses", "final")
+_JSON_FIELDS = frozenset({"chat", "json"})
 
 
 def _parquet_schema(settings: Settings, pa: Any) -> Any:
-    message = pa.struct([("role", pa.string()), ("content", pa.string())])
-    kinds = {
-        "text": pa.string(),
-        "markdown": pa.string(),
-        "json": pa.string(),
-        "chat": pa.list_(message),
-    }
     return pa.schema(
         [("id", pa.string())]
-        + [(f.name, kinds[f.type]) for f in settings.fields]
+        + [(f.name, pa.string()) for f in settings.fields]
         + [("status", pa.string()), ("reason", pa.string()), ("priority", pa.float64())]
         + [(name, pa.string()) for name in _JSON_COLUMNS]
     )
@@ -89,7 +84,7 @@ def _parquet_row(settings: Settings, record: Record) -> tuple[Any, ...]:
     """The record's cells, in _parquet_schema's column order."""
     d = record.to_dict()
     fields = [
-        _json_text(d["fields"].get(f.name)) if f.type == "json" else d["fields"].get(f.name)
+        _json_text(d["fields"].get(f.name)) if f.type in _JSON_FIELDS else d["fields"].get(f.name)
         for f in settings.fields
     ]
     return (

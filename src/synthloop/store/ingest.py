@@ -8,6 +8,7 @@ killed mid-import never commits, so it leaves the store as it was too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -63,9 +64,11 @@ def ingest(
             on_batch()
         found = _check(where, row, parser, ids, hashes, report)
         if isinstance(found, tuple):
-            if not total:
-                writer.add(*found)
-            continue
+            # Once a row is invalid nothing more is written, but every row is still checked.
+            refused = writer.add(*found, write=not total)
+            if refused is None:
+                continue
+            found = [refused]
         total += len(found)
         problems.extend(Problem(where, p) for p in found[: _MAX_PROBLEMS_KEPT - len(problems)])
     if report.rows == 0:
@@ -112,6 +115,18 @@ def _check(
     return record, digest
 
 
+# PostgreSQL can store the NUL character in neither text nor JSONB; refuse it on every backend so
+# a dataset moves between them unchanged. In JSON text it is the escape \u0000.
+_NUL_PROBLEM = "a value holds the NUL character (\\u0000), which the store cannot keep; remove it"
+# The escape itself, not a literal backslash (escaped as \\) followed by "u0000".
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _json_holds_nul(text: str) -> bool:
+    # The substring test is the fast path; the pattern only confirms a rare hit.
+    return "\\u0000" in text and _JSON_NUL.search(text) is not None
+
+
 class _BatchWriter:
     """Buffers records and writes them in batches, skipping those the dataset already holds."""
 
@@ -131,12 +146,21 @@ class _BatchWriter:
         )
         self.dedupe = bool(conn.execute(count).scalar())
 
-    def add(self, record: Record, digest: str) -> None:
-        self.pending.append(self._row(record, digest))
-        if record.suggestions or record.responses:
+    def add(self, record: Record, digest: str, write: bool = True) -> str | None:
+        """Queue a record for writing; return why it cannot be stored instead, if it cannot."""
+        row = self._row(record, digest)
+        children = bool(record.suggestions or record.responses)
+        texts = (*row[3:6], row[10], json_text(record.to_dict()) if children else "")
+        if "\x00" in f"{record.external_id}{record.reason}" or any(map(_json_holds_nul, texts)):
+            return _NUL_PROBLEM
+        if not write:
+            return None
+        self.pending.append(row)
+        if children:
             self.children.append(record)
         if len(self.pending) >= self.size:
             self.flush()
+        return None
 
     def flush(self) -> None:
         rows, children = self.pending, self.children
