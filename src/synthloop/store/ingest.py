@@ -145,6 +145,7 @@ class _BatchWriter:
             select(func.count()).select_from(t.records).where(t.records.c.dataset_id == dataset_id)
         )
         self.dedupe = bool(conn.execute(count).scalar())
+        self.analyze_at = 20_000
 
     def add(self, record: Record, digest: str, write: bool = True) -> str | None:
         """Queue a record for writing; return why it cannot be stored instead, if it cannot."""
@@ -176,6 +177,13 @@ class _BatchWriter:
         self.report.added += len(rows)
         if children:
             self._write_children(children)
+        if (self.dedupe or children) and self.report.added >= self.analyze_at:
+            # The id lookups (duplicates, children) run against a table this import keeps
+            # growing; PostgreSQL plans them from statistics taken before, and ends up reading
+            # all this import wrote for every batch. ANALYZE counts our own uncommitted rows, so
+            # refresh the statistics each time the import doubles what it has written.
+            _analyze(self.conn)
+            self.analyze_at *= 2
 
     def _row(self, r: Record, digest: str) -> tuple[Any, ...]:
         # In _RECORD_COLUMNS order, JSON already text (None final is JSON null, as the JSON type
@@ -316,10 +324,14 @@ def _refresh_statistics(conn: Connection, added: int) -> None:
     """
     if conn.dialect.name != "postgresql" or added < 1000:
         return
-    table = conn.dialect.identifier_preparer.quote(t.records.name)
     known = conn.execute(
         text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
-        {"table": table},
+        {"table": conn.dialect.identifier_preparer.quote(t.records.name)},
     ).scalar()
     if known is None or added >= 0.1 * known:
-        conn.exec_driver_sql(f"ANALYZE {table}")
+        _analyze(conn)
+
+
+def _analyze(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(t.records.name)}")
