@@ -11,6 +11,7 @@ __all__ = [
     "DatasetExists",
     "DatasetNotFound",
     "ImportFailed",
+    "InvalidFile",
     "Problem",
     "ProblemList",
     "SettingsError",
@@ -86,6 +87,12 @@ class SettingsError(ProblemList):
     """Dataset settings that do not validate; lists every problem with its path."""
 
     headline = "invalid dataset settings"
+
+
+class InvalidFile(ProblemList):
+    """An input file (crowd answers, gold labels) that cannot be read as asked."""
+
+    headline = "invalid file"
 
 
 class ImportFailed(ProblemList):

@@ -1,0 +1,38 @@
+"""The `synthloop` command: a thin shell over the Python API.
+
+Each command parses its input, calls the library and formats the answer. Exit codes: 0 ok,
+1 user error (the message names the value, the rule and the fix), 2 usage.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from synthloop.cli import records
+from synthloop.cli._common import CONTEXT, new_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="synthloop",
+    help="Training data from synthetic generation and human annotation.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+    add_completion=False,
+)
+app.command()(records.init)
+app.command("import")(records.import_)
+app.command()(records.export)
+app.command()(records.status)
+app.command()(records.demo)
+
+datasets_app = new_app("Create and list datasets.")
+datasets_app.command("create")(records.datasets_create)
+datasets_app.command("list")(records.datasets_list)
+app.add_typer(datasets_app, name="datasets")
+
+
+def main() -> None:
+    app()
