@@ -10,6 +10,7 @@ import typer
 
 from synthloop.cli import records
 from synthloop.cli._common import CONTEXT, new_app
+from synthloop.cli.quality import quality_app
 
 __all__ = ["app", "main"]
 
@@ -32,6 +33,7 @@ datasets_app = new_app("Create and list datasets.")
 datasets_app.command("create")(records.datasets_create)
 datasets_app.command("list")(records.datasets_list)
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(quality_app, name="quality")
 
 
 def main() -> None:
