@@ -35,6 +35,7 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed system-deps
 	$(PY) bench/import.py
+	$(PY) bench/quality.py
 
 docs: $(VENV)/.installed
 	$(PY) -m synthloop._clidocs > docs/cli.md
