@@ -3,13 +3,29 @@ and JSONL in and out."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 import synthloop
+
+# ../shared/ beside the repository: third-party benchmark data, never copied into the repo.
+SHARED = Path(os.environ.get("SYNTHLOOP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+def shared_path(relative: str) -> Path:
+    """A file or folder under ../shared/; skip when it is absent, but fail under CI=true."""
+    path = SHARED / relative
+    if not path.exists():
+        problem = f"{path} is absent (shared benchmark data)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{problem}; CI=true: the benchmark cases must run")
+        pytest.skip(problem)
+    return path
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -1,7 +1,7 @@
 """Aggregation: published accuracies on real crowd data, and behaviour on data with a known truth.
 
 The VLDB 2017 truth-inference benchmark (Zheng et al., "Truth Inference in Crowdsourcing: Is the
-Problem Solved?", Table 6) is read from /work/shared/benchmarks/crowd at test time; without it
+Problem Solved?", Table 6) is read from ../shared/benchmarks/crowd at test time; without it
 those cases skip, except under CI=true, where they fail.
 """
 
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from helpers import shared_path
 from synthloop.quality.aggregate import (
     METHODS,
     Aggregate,
@@ -32,7 +31,6 @@ from synthloop.quality.aggregate import (
 )
 from synthloop.quality.answers import Answers
 
-CROWD = Path(os.environ.get("SYNTHLOOP_CROWD_DATA", "/work/shared/benchmarks/crowd"))
 # name -> (majority vote accuracy, Dawid-Skene accuracy) in VLDB 2017 Table 6
 TABLE_6 = {"vldb_D_Product": (0.8966, 0.9366), "vldb_D_PosSent": (0.9331, 0.9600)}
 LABEL_METHODS = ("majority", "dawid-skene", "mace")
@@ -42,12 +40,7 @@ LABEL_METHODS = ("majority", "dawid-skene", "mace")
 
 
 def _crowd(name: str) -> tuple[Answers, dict[str, str], dict[str, Any]]:
-    folder = CROWD / name
-    if not (folder / "answers.csv").exists():
-        problem = f"crowd dataset {folder} is not present"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{problem} (CI=true: the benchmark cases must run)")
-        pytest.skip(problem)
+    folder = shared_path(f"benchmarks/crowd/{name}")
     with (folder / "answers.csv").open(newline="") as f:
         answers = Answers.from_triples(
             (r["item"], r["worker"], r["label"]) for r in csv.DictReader(f)

@@ -6,17 +6,16 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import random
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from helpers import shared_path
 from synthloop.quality.agreement import (
     AgreementUndefined,
     as_answers,
@@ -40,17 +39,11 @@ from synthloop.quality.agreement_distances import (
 from synthloop.quality.agreement_interval import Agreement, agreement_interval, pairwise_matrix
 from synthloop.quality.answers import Answers
 
-REFERENCE = Path("/work/shared/benchmarks/agreement/reference_cases.json")
-
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, Any]:
-    if not REFERENCE.exists():
-        problem = f"reference cases {REFERENCE} are absent"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{problem} (CI=true: the reference values must be checked)")
-        pytest.skip(problem)
-    cases: dict[str, Any] = json.loads(REFERENCE.read_text())
+    path = shared_path("benchmarks/agreement/reference_cases.json")
+    cases: dict[str, Any] = json.loads(path.read_text())
     return cases
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from helpers import shared_path
 from synthloop.cli import app
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "crowd"
 runner = CliRunner()
 
 
@@ -170,12 +169,7 @@ def test_numeric_levels_need_numbers(tmp_path: Path) -> None:
 
 
 def _crowd(name: str) -> Path:
-    folder = SHARED / name
-    if not folder.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{folder} is missing (CI=true: the shared benchmarks must be there)")
-        pytest.skip(f"{folder} is absent")
-    return folder
+    return shared_path(f"benchmarks/crowd/{name}")
 
 
 @pytest.mark.parametrize(
