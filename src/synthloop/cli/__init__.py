@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from synthloop.cli import records
+from synthloop.cli import dataset_quality, records
 from synthloop.cli._common import CONTEXT, new_app
 from synthloop.cli.quality import quality_app
 
@@ -28,6 +28,9 @@ app.command("import")(records.import_)
 app.command()(records.export)
 app.command()(records.status)
 app.command()(records.demo)
+app.command()(dataset_quality.agreement)
+app.command()(dataset_quality.aggregate)
+app.command()(dataset_quality.annotators)
 
 datasets_app = new_app("Create and list datasets.")
 datasets_app.command("create")(records.datasets_create)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
-from sqlalchemy import Dialect, Engine, Select, Text, func, select, type_coerce
+from sqlalchemy import Dialect, Engine, Select, Text, bindparam, func, select, type_coerce, update
 
 from synthloop.errors import SynthloopError
 from synthloop.io.readers import MAX_ROW_BYTES, open_reader
@@ -17,7 +17,18 @@ from synthloop.settings import Settings
 from synthloop.store import tables as t
 from synthloop.store.ingest import ImportReport, ingest
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "RecordChange"]
+
+
+class RecordChange(TypedDict):
+    """The new state of one record, by its store id (`Record.id`)."""
+
+    record_id: int
+    status: str
+    reason: str | None
+    final: dict[str, Any] | None
+    metadata: dict[str, Any]
+
 
 # Called with (done, total) as an import or export goes; total may be None.
 Progress = Callable[[int, int | None], None]
@@ -68,6 +79,28 @@ class Dataset:
             report = ingest(conn, self.id, reader, parser, source=str(path), on_batch=tick)
         tick()
         return report
+
+    def update_records(self, changes: Sequence[RecordChange]) -> int:
+        """Set status, reason, final and metadata of records by store id, all in one transaction
+        (nothing changes when any write fails); returns how many records changed."""
+        if not changes:
+            return 0
+        query = (
+            update(t.records)
+            .where(t.records.c.id == bindparam("record_id"))
+            .where(t.records.c.dataset_id == self.id)
+            .values(
+                status=bindparam("new_status"),
+                reason=bindparam("new_reason"),
+                final=bindparam("new_final", type_=t.Json),
+                metadata=bindparam("new_metadata", type_=t.Json),
+                updated_at=func.now(),
+            )
+        )
+        rows = [{f"new_{k}" if k != "record_id" else k: v for k, v in c.items()} for c in changes]
+        with self.engine.begin() as conn:
+            conn.execute(query, rows)
+        return len(rows)
 
     # ------------------------------------------------------------ reading
 

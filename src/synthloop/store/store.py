@@ -16,6 +16,7 @@ from synthloop.settings import Settings
 from synthloop.store import tables as t
 from synthloop.store.dataset import Dataset
 from synthloop.store.engine import connect, migrate
+from synthloop.store.users import set_role
 
 __all__ = ["Store", "open_store"]
 
@@ -68,6 +69,10 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [Dataset(self.engine, r.id, r.name, Settings.parse(r.settings)) for r in rows]
+
+    def add_user(self, name: str, role: str = "annotator") -> None:
+        """Create a user with `role` ("annotator", "reviewer" or "admin"), or change their role."""
+        set_role(self.engine, name, role)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,135 @@
+"""Turn the answers on a dataset's records into decisions: accepted with a final value, or
+disputed with the question that fell short. A reviewer's answer is final."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthloop.errors import SynthloopError
+from synthloop.quality.aggregate import METHODS
+from synthloop.quality.dataset._answers import submitted
+from synthloop.quality.dataset._consensus import Consensus, consensus
+from synthloop.records import Record
+from synthloop.store.dataset import Dataset, RecordChange
+from synthloop.store.users import roles
+
+__all__ = ["DECIDABLE", "DEFAULT_THRESHOLD", "DecisionReport", "decide"]
+
+# Used when neither the call nor `distribution.agreement_threshold` sets one: the aggregated
+# label must be more likely than not.
+DEFAULT_THRESHOLD = 0.5
+# Accepted, rejected and failed records are settled; the others may (re)decide as answers come.
+DECIDABLE = ("pending", "queued", "annotated", "disputed")
+_LABEL_METHODS = ("majority", "dawid-skene", "mace")
+
+
+@dataclass
+class DecisionReport:
+    """What `decide` did: records per outcome, the method used per question, the threshold."""
+
+    threshold: float
+    counts: dict[str, int] = field(default_factory=dict)
+    methods: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "counts": self.counts, "methods": self.methods}
+
+
+def decide(
+    dataset: Dataset, method: str = "dawid-skene", threshold: float | None = None
+) -> DecisionReport:
+    """Decide every record still open (status in DECIDABLE) and write the outcome in one
+    transaction. Outcomes counted: `reviewer` (a reviewer's submitted answer is the final value,
+    whatever the others said), `accepted` (confidence >= threshold), `disputed` (below it; the
+    reason names the question), `below_overlap` (fewer submitted responses than
+    `distribution.overlap`; untouched) and `settled` (accepted, rejected or failed; untouched).
+
+    `threshold`: the argument, else `distribution.agreement_threshold`, else DEFAULT_THRESHOLD.
+    """
+    if method not in _LABEL_METHODS or method not in METHODS:
+        raise SynthloopError(
+            f"method {method!r} does not aggregate labels; use one of {', '.join(_LABEL_METHODS)}"
+        )
+    chosen = _threshold(dataset, threshold)
+    report = DecisionReport(chosen)
+    reviewers = {name for name, role in roles(dataset.engine).items() if role == "reviewer"}
+    crowd, changes, counts = _sort_records(dataset, reviewers)
+    found = consensus(dataset.settings, crowd, method)
+    report.methods = found.methods
+    changes += [_crowd_change(record, found, chosen, method, counts) for record in crowd]
+    dataset.update_records(changes)
+    report.counts = dict(sorted(counts.items()))
+    return report
+
+
+def _threshold(dataset: Dataset, threshold: float | None) -> float:
+    configured = dataset.settings.distribution.agreement_threshold
+    value = threshold if threshold is not None else configured
+    value = DEFAULT_THRESHOLD if value is None else value
+    if not -1.0 <= value <= 1.0:
+        raise SynthloopError(f"threshold {value} is outside -1..1; pass e.g. --threshold 0.7")
+    return value
+
+
+def _sort_records(
+    dataset: Dataset, reviewers: set[str]
+) -> tuple[list[Record], list[RecordChange], Counter[str]]:
+    """Records for the crowd decision; the reviewers' decisions; the counts of the others."""
+    overlap = dataset.settings.distribution.overlap
+    crowd: list[Record] = []
+    changes: list[RecordChange] = []
+    counts: Counter[str] = Counter()
+    for record in dataset.records():
+        answers = submitted(record)
+        by_reviewer = [r for r in answers if r.user in reviewers]
+        if record.status not in DECIDABLE:
+            counts["settled"] += 1
+        elif by_reviewer:  # final whatever the overlap or the others: the reviewer decided
+            changes.append(_reviewer_change(record, by_reviewer[-1]))
+            counts["reviewer"] += 1
+        elif len(answers) < overlap:
+            counts["below_overlap"] += 1
+        else:
+            crowd.append(record)
+    return crowd, changes, counts
+
+
+def _reviewer_change(record: Record, response: Any) -> RecordChange:
+    metadata = {**record.metadata, "decided_by": f"reviewer:{response.user}"}
+    metadata.pop("confidence", None)
+    return _change(record, "accepted", None, dict(response.values), metadata)
+
+
+def _crowd_change(
+    record: Record, found: Consensus, threshold: float, method: str, counts: Counter[str]
+) -> RecordChange:
+    confidence, weakest = found.confidence(record)
+    metadata = {**record.metadata, "decided_by": f"aggregate:{method}", "confidence": confidence}
+    if confidence >= threshold:
+        counts["accepted"] += 1
+        return _change(record, "accepted", None, found.final(record), metadata)
+    counts["disputed"] += 1
+    reason = (
+        f"{weakest} confidence {confidence:.3f} is below the threshold {threshold:g} "
+        f"by {threshold - confidence:.3f}"
+    )
+    return _change(record, "disputed", reason, record.final, metadata)
+
+
+def _change(
+    record: Record,
+    status: str,
+    reason: str | None,
+    final: dict[str, Any] | None,
+    metadata: dict[str, Any],
+) -> RecordChange:
+    assert record.id is not None  # records read from the store always have their id
+    return {
+        "record_id": record.id,
+        "status": status,
+        "reason": reason,
+        "final": final,
+        "metadata": metadata,
+    }
