@@ -21,7 +21,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["datasets", "metadata", "records", "responses", "suggestions", "users", "versions"]
+__all__ = [
+    "datasets",
+    "leases",
+    "memberships",
+    "metadata",
+    "records",
+    "responses",
+    "suggestions",
+    "users",
+    "versions",
+]
 
 # JSONB on PostgreSQL so later stages can query inside records; plain JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -60,7 +70,33 @@ users = Table(
     Column("id", Integer, primary_key=True),
     Column("username", String(200), nullable=False, unique=True),
     Column("role", String(20), nullable=False, server_default="annotator"),
+    Column("password_hash", String(255), nullable=True),  # argon2; None: cannot log in
+    Column("token_hash", String(128), nullable=True),  # sha256 of the API token
     _created(),
+    # An index, not a constraint: SQLite adds it without rebuilding the table.
+    Index(None, "token_hash", unique=True),
+)
+
+# Which users work on which datasets (owners see every dataset).
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("dataset_id", ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    _created(),
+)
+
+# A record handed to an annotator until `expires_at`; at most one per (record, user).
+leases = Table(
+    "leases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    _created(),
+    UniqueConstraint("record_id", "user_id"),
+    Index(None, "user_id", "expires_at"),
 )
 
 records = Table(
