@@ -12,11 +12,14 @@ __all__ = [
     "DatasetNotFound",
     "ImportFailed",
     "InvalidFile",
+    "InvalidResponse",
     "Problem",
     "ProblemList",
     "SettingsError",
     "StoreError",
     "SynthloopError",
+    "UnknownUsers",
+    "UserExists",
 ]
 
 
@@ -42,6 +45,25 @@ class DatasetExists(SynthloopError):
     def __init__(self, name: str) -> None:
         super().__init__(f"dataset {name!r} already exists; pick another name or import into it")
         self.name = name
+
+
+class UserExists(SynthloopError):
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"user {username!r} already exists; pick another name, or give them a new API token "
+            f"with `synthloop users token {username}`"
+        )
+        self.username = username
+
+
+class UnknownUsers(SynthloopError):
+    def __init__(self, usernames: list[str]) -> None:
+        names = ", ".join(repr(u) for u in usernames)
+        super().__init__(
+            f"no user named {names} in this store; create each with "
+            "`synthloop users add NAME --role annotator|reviewer|owner`"
+        )
+        self.usernames = usernames
 
 
 @dataclass(frozen=True)
@@ -102,3 +124,12 @@ class ImportFailed(ProblemList):
 
     def _footer(self) -> list[str]:
         return ["nothing was imported: fix the rows above and run the import again"]
+
+
+class InvalidResponse(ProblemList):
+    """An annotator's response that does not answer the dataset's questions; nothing was stored."""
+
+    headline = "invalid response"
+
+    def _footer(self) -> list[str]:
+        return ["nothing was saved: fix the answers above and submit again"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from synthloop.cli import dataset_quality, records
+from synthloop.cli import accounts, dataset_quality, queue, records
 from synthloop.cli._common import CONTEXT, new_app
 from synthloop.cli.quality import quality_app
 
@@ -31,11 +31,17 @@ app.command()(records.demo)
 app.command()(dataset_quality.agreement)
 app.command()(dataset_quality.aggregate)
 app.command()(dataset_quality.annotators)
+app.command()(queue.queue)
 
-datasets_app = new_app("Create and list datasets.")
+datasets_app = new_app("Create and list datasets, and assign users to them.")
 datasets_app.command("create")(records.datasets_create)
 datasets_app.command("list")(records.datasets_list)
+datasets_app.command("assign")(accounts.datasets_assign)
 app.add_typer(datasets_app, name="datasets")
+users_app = new_app("Add users and give them API tokens.")
+users_app.command("add")(accounts.users_add)
+users_app.command("token")(accounts.users_token)
+app.add_typer(users_app, name="users")
 app.add_typer(quality_app, name="quality")
 
 

@@ -129,6 +129,16 @@ class Dataset:
             last = ids[-1]
             left = None if left is None else left - len(ids)
 
+    def records_by_id(self, ids: Sequence[int]) -> list[Record]:
+        """The records of this dataset with these store ids, by ascending id; unknown ids (or
+        another dataset's) are left out."""
+        if not ids:
+            return []
+        query = self._filtered(select(*_RECORD_COLUMNS), None, None)
+        query = query.where(t.records.c.id.in_(sorted(set(ids)))).order_by(t.records.c.id)
+        with self.engine.connect() as conn:
+            return list(_records(*_read_page(conn, query)))
+
     def count(
         self,
         by: str | None = None,

@@ -71,7 +71,7 @@ class Store:
         return [Dataset(self.engine, r.id, r.name, Settings.parse(r.settings)) for r in rows]
 
     def add_user(self, name: str, role: str = "annotator") -> None:
-        """Create a user with `role` ("annotator", "reviewer" or "admin"), or change their role."""
+        """Create a user with `role` ("annotator", "reviewer" or "owner"), or change their role."""
         set_role(self.engine, name, role)
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """Users of a store: who answered, and in which role. Importing responses makes annotators; other
-roles (e.g. "reviewer", whose decision on a record is final) are set here."""
+roles (e.g. "reviewer", whose decision on a record is final) are set here. Credentials and
+dataset access live in synthloop.accounts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from synthloop.store import tables as t
 
 __all__ = ["ROLES", "roles", "set_role"]
 
-ROLES = ("annotator", "reviewer", "admin")
+ROLES = ("annotator", "reviewer", "owner")
 
 
 def set_role(engine: Engine, name: str, role: str = "annotator") -> None:

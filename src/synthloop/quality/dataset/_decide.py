@@ -4,6 +4,7 @@ disputed with the question that fell short. A reviewer's answer is final."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,10 @@ class DecisionReport:
 
 
 def decide(
-    dataset: Dataset, method: str = "dawid-skene", threshold: float | None = None
+    dataset: Dataset,
+    method: str = "dawid-skene",
+    threshold: float | None = None,
+    record_ids: Collection[int] | None = None,
 ) -> DecisionReport:
     """Decide every record still open (status in DECIDABLE) and write the outcome in one
     transaction. Outcomes counted: `reviewer` (a reviewer's submitted answer is the final value,
@@ -47,6 +51,8 @@ def decide(
     `distribution.overlap`; untouched) and `settled` (accepted, rejected or failed; untouched).
 
     `threshold`: the argument, else `distribution.agreement_threshold`, else DEFAULT_THRESHOLD.
+    `record_ids`: decide only these records (store ids); the method then sees only their answers,
+    so a per-record decision is exact for "majority" and approximate for the fitted methods.
     """
     if method not in _LABEL_METHODS or method not in METHODS:
         raise SynthloopError(
@@ -55,7 +61,7 @@ def decide(
     chosen = _threshold(dataset, threshold)
     report = DecisionReport(chosen)
     reviewers = {name for name, role in roles(dataset.engine).items() if role == "reviewer"}
-    crowd, changes, counts = _sort_records(dataset, reviewers)
+    crowd, changes, counts = _sort_records(dataset, reviewers, record_ids)
     found = consensus(dataset.settings, crowd, method)
     report.methods = found.methods
     changes += [_crowd_change(record, found, chosen, method, counts) for record in crowd]
@@ -74,14 +80,15 @@ def _threshold(dataset: Dataset, threshold: float | None) -> float:
 
 
 def _sort_records(
-    dataset: Dataset, reviewers: set[str]
+    dataset: Dataset, reviewers: set[str], record_ids: Collection[int] | None
 ) -> tuple[list[Record], list[RecordChange], Counter[str]]:
     """Records for the crowd decision; the reviewers' decisions; the counts of the others."""
     overlap = dataset.settings.distribution.overlap
     crowd: list[Record] = []
     changes: list[RecordChange] = []
     counts: Counter[str] = Counter()
-    for record in dataset.records():
+    chosen = dataset.records() if record_ids is None else dataset.records_by_id(list(record_ids))
+    for record in chosen:
         answers = submitted(record)
         by_reviewer = [r for r in answers if r.user in reviewers]
         if record.status not in DECIDABLE:
