@@ -36,6 +36,7 @@ format: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed system-deps
 	$(PY) bench/import.py
 	$(PY) bench/quality.py
+	$(PY) bench/server.py
 
 docs: $(VENV)/.installed
 	$(PY) -m synthloop._clidocs > docs/cli.md

@@ -7,6 +7,7 @@ ds.import_file("records.jsonl")
 ds.count(by="status")
 """
 
+from synthloop.client import Client
 from synthloop.errors import (
     DatasetExists,
     DatasetNotFound,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "STATUSES",
+    "Client",
     "Dataset",
     "DatasetExists",
     "DatasetNotFound",

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidResponse",
     "Problem",
     "ProblemList",
+    "RecordNotFound",
     "SettingsError",
     "StoreError",
     "SynthloopError",
@@ -45,6 +46,15 @@ class DatasetExists(SynthloopError):
     def __init__(self, name: str) -> None:
         super().__init__(f"dataset {name!r} already exists; pick another name or import into it")
         self.name = name
+
+
+class RecordNotFound(SynthloopError):
+    def __init__(self, record_id: int) -> None:
+        super().__init__(
+            f"record {record_id} does not exist; use the `id` that the record came with "
+            "(the store's id, not its external id)"
+        )
+        self.record_id = record_id
 
 
 class UserExists(SynthloopError):

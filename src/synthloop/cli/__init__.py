@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from synthloop.cli import accounts, dataset_quality, queue, records
+from synthloop.cli import accounts, dataset_quality, queue, records, serve
 from synthloop.cli._common import CONTEXT, new_app
 from synthloop.cli.quality import quality_app
 
@@ -32,6 +32,7 @@ app.command()(dataset_quality.agreement)
 app.command()(dataset_quality.aggregate)
 app.command()(dataset_quality.annotators)
 app.command()(queue.queue)
+app.command()(serve.serve)
 
 datasets_app = new_app("Create and list datasets, and assign users to them.")
 datasets_app.command("create")(records.datasets_create)

@@ -139,6 +139,31 @@ class Dataset:
         with self.engine.connect() as conn:
             return list(_records(*_read_page(conn, query)))
 
+    def responses(self, user: str | None = None) -> list[tuple[int, str | None, Response]]:
+        """Every response to this dataset's records (only `user`'s when given), as
+        (record store id, record external id, response), by record id then response id."""
+        query = (
+            select(
+                t.responses.c.record_id,
+                t.records.c.external_id,
+                t.users.c.username,
+                t.responses.c["values"],
+                t.responses.c.status,
+                t.responses.c.duration,
+            )
+            .join(t.records, t.records.c.id == t.responses.c.record_id)
+            .join(t.users, t.users.c.id == t.responses.c.user_id)
+            .where(t.records.c.dataset_id == self.id)
+            .order_by(t.responses.c.record_id, t.responses.c.id)
+        )
+        if user is not None:
+            query = query.where(t.users.c.username == user)
+        with self.engine.connect() as conn:
+            return [
+                (r.record_id, r.external_id, Response(r.username, r[3], r.status, r.duration))
+                for r in conn.execute(query)
+            ]
+
     def count(
         self,
         by: str | None = None,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from synthloop.errors import DatasetExists, DatasetNotFound, SynthloopError
+from synthloop.errors import DatasetExists, DatasetNotFound, RecordNotFound, SynthloopError
 from synthloop.settings import Settings
 from synthloop.store import tables as t
 from synthloop.store.dataset import Dataset
@@ -61,6 +61,19 @@ class Store:
         if row is None:
             raise DatasetNotFound(name, [d.name for d in self.datasets()])
         return Dataset(self.engine, row.id, name, Settings.parse(row.settings))
+
+    def dataset_of_record(self, record_id: int) -> Dataset:
+        """The dataset holding the record with this store id; RecordNotFound when none does."""
+        query = (
+            select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.settings)
+            .join(t.records, t.records.c.dataset_id == t.datasets.c.id)
+            .where(t.records.c.id == record_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise RecordNotFound(record_id)
+        return Dataset(self.engine, row.id, row.name, Settings.parse(row.settings))
 
     def datasets(self) -> list[Dataset]:
         query = select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.settings).order_by(

@@ -1,0 +1,25 @@
+"""/api/records/{id}/responses: an annotator's answer to one record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from synthloop.server.auth import CurrentUser, StoreDep, require
+from synthloop.server.queue import submit
+from synthloop.server.schemas import ResponseIn, response_out
+
+router = APIRouter(prefix="/api/records", tags=["records"])
+
+
+@router.post("/{record_id}/responses")
+def submit_response(
+    record_id: int, body: ResponseIn, user: CurrentUser, store: StoreDep, request: Request
+) -> dict[str, Any]:
+    """Store (or update) the caller's response; 422 lists every problem with the answers."""
+    dataset = store.dataset_of_record(record_id)
+    require(user, "annotate", dataset.name, store)
+    response = submit(dataset, record_id, user.username, body.values, body.status, body.duration)
+    request.app.state.metrics.submitted(body.status)
+    return response_out(record_id, None, response)

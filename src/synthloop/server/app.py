@@ -1,0 +1,55 @@
+"""The annotation server: `create_app(db)` builds the FastAPI app over one Store.
+
+uvicorn --factory synthloop.server.app:app_from_env      ($SYNTHLOOP_DB names the store)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+
+from synthloop.server.api import datasets, records
+from synthloop.server.errors import install
+from synthloop.server.metrics import Metrics, MetricsMiddleware
+from synthloop.store.store import Store, open_store
+
+__all__ = ["app_from_env", "create_app"]
+
+
+def create_app(db: str | os.PathLike[str] | None = None) -> FastAPI:
+    """The app; its Store opens at startup and closes at shutdown (db None: $SYNTHLOOP_DB, else
+    ./synthloop.db)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = open_store(db)
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
+    app = FastAPI(title="synthloop", summary="Annotation API", lifespan=lifespan)
+    app.state.metrics = metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install(app)
+    app.include_router(datasets.router)
+    app.include_router(records.router)
+    app.add_api_route("/metrics", _metrics, methods=["GET"], response_class=PlainTextResponse)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For uvicorn's --factory (several workers each build their own app)."""
+    return create_app(None)
+
+
+def _metrics(request: Request) -> PlainTextResponse:
+    """Prometheus text: request counts and latency by route, queue depth, responses stored."""
+    store: Store = request.app.state.store
+    depth = {d.name: int(d.count(status="queued")) for d in store.datasets()}
+    body = request.app.state.metrics.render(depth)
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
