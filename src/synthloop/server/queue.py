@@ -219,9 +219,22 @@ def submit(
         fields, external_id = _answerable(conn, dataset, record_id)
         _validate(dataset, answer, fields, status, external_id)
         _save(conn, record_id, user_id, answer, status, duration)
-    if status == "submitted":
+        due = status == "submitted" and _decision_due(conn, dataset, record_id, user_id)
+    if due:
         decide(dataset, DECISION_METHOD, record_ids=[record_id])
     return Response(username, answer, status, duration)
+
+
+def _decision_due(conn: Connection, dataset: Dataset, record_id: int, user_id: int) -> bool:
+    """Whether this submission settles the record: the overlap is reached, or a reviewer spoke.
+    Deciding reads the whole record back, so it is skipped for the submissions before that."""
+    submitted = select(func.count()).where(
+        t.responses.c.record_id == record_id, t.responses.c.status == "submitted"
+    )
+    if conn.execute(submitted).scalar_one() >= _overlap(dataset):
+        return True
+    role = conn.execute(select(t.users.c.role).where(t.users.c.id == user_id)).scalar()
+    return role == "reviewer"
 
 
 def _answerable(conn: Connection, dataset: Dataset, record_id: int) -> tuple[dict[str, Any], str]:
