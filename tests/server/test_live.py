@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from synthloop.store import tables as t
 ANNOTATORS = 32
 RECORDS = 400  # 1,000 takes ~45 s per backend here; 400 keeps the suite quick
 OVERLAP = 3
-BUDGET = 60.0  # seconds for the whole run: a stuck server fails the test instead of hanging it
+HANG_GUARD = 600.0  # seconds: only a stuck server or client reaches it; never a time assertion
 
 
 def _prepare(db: str, settings: synthloop.Settings) -> dict[str, str]:
@@ -36,12 +35,10 @@ def _prepare(db: str, settings: synthloop.Settings) -> dict[str, str]:
     return tokens
 
 
-def _annotate(url: str, token: str, deadline: float, acked: list[tuple[int, str]]) -> None:
+def _annotate(url: str, token: str, acked: list[tuple[int, str]]) -> None:
     with synthloop.Client(url, token) as client:
         support = client.dataset("support")
         for _ in range(RECORDS + 5):  # bounded: nobody can answer more than every record
-            if time.monotonic() > deadline:
-                raise AssertionError("the run went over its time budget")
             record = support.next()
             if record is None:
                 return
@@ -68,17 +65,16 @@ def test_concurrent_annotators_over_http(
 
     def run(token: str) -> None:
         try:
-            _annotate(url, token, deadline, acked)
+            _annotate(url, token, acked)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
     with serve(db_url, tmp_path / "server.log") as url:
-        deadline = time.monotonic() + BUDGET
         threads = [threading.Thread(target=run, args=(token,)) for token in tokens.values()]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=BUDGET + 10)
+            thread.join(timeout=HANG_GUARD)
         assert not any(thread.is_alive() for thread in threads)
     assert not errors, errors[0]
     assert len(acked) == len(set(acked)), "someone answered a record twice"

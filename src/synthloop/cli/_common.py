@@ -67,11 +67,17 @@ def fail(exc: SynthloopError, as_json: bool) -> NoReturn:
 
 
 @contextmanager
-def user_errors(as_json: bool) -> Iterator[None]:
+def user_errors(as_json: bool, data_errors: bool = False) -> Iterator[None]:
+    """Turn SynthloopError into exit 1 with its message. With `data_errors`, ValueError too: the
+    quality functions raise it for data they cannot measure, which is the user's input."""
     try:
         yield
     except SynthloopError as exc:
         fail(exc, as_json)
+    except ValueError as exc:
+        if not data_errors:
+            raise
+        fail(SynthloopError(str(exc)), as_json)
 
 
 def print_json(value: Any) -> None:

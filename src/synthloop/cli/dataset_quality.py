@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -11,22 +9,11 @@ from rich.table import Table
 
 from synthloop.cli._common import Db, Json, open_or_fail, out, print_json, user_errors
 from synthloop.cli.quality import LabelMethod
-from synthloop.errors import SynthloopError
 from synthloop.quality.dataset import annotator_report, dataset_agreement, decide
 
 __all__ = ["aggregate", "agreement", "annotators"]
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="Dataset to measure.")]
-
-
-@contextmanager
-def _errors(as_json: bool) -> Iterator[None]:
-    """Quality functions raise ValueError for data they cannot use: a user error here."""
-    with user_errors(as_json):
-        try:
-            yield
-        except ValueError as exc:
-            raise SynthloopError(str(exc)) from None
 
 
 def agreement(
@@ -37,7 +24,7 @@ def agreement(
     as_json: Json = False,
 ) -> None:
     """Krippendorff's alpha (95% bootstrap interval) and percent agreement per question."""
-    with open_or_fail(db, as_json) as store, _errors(as_json):
+    with open_or_fail(db, as_json) as store, user_errors(as_json, data_errors=True):
         found = dataset_agreement(store.dataset(name), n_boot=n_boot, seed=seed)
     if as_json:
         print_json({q: a.to_dict() for q, a in found.items()})
@@ -77,7 +64,7 @@ def aggregate(
 
     A reviewer's submitted answer is final. Records below the overlap are left as they are.
     """
-    with open_or_fail(db, as_json) as store, _errors(as_json):
+    with open_or_fail(db, as_json) as store, user_errors(as_json, data_errors=True):
         report = decide(store.dataset(name), method=method.value, threshold=threshold)
     if as_json:
         print_json(report.to_dict())
@@ -89,7 +76,7 @@ def aggregate(
 
 def annotators(name: Name, db: Db = None, as_json: Json = False) -> None:
     """Per annotator: answers, gold accuracy, reliability, agreement, speed, leniency, bias."""
-    with open_or_fail(db, as_json) as store, _errors(as_json):
+    with open_or_fail(db, as_json) as store, user_errors(as_json, data_errors=True):
         rows = annotator_report(store.dataset(name))
     if as_json:
         print_json([row.to_dict() for row in rows])

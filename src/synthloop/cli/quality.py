@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,16 +45,6 @@ AnswersFile = Annotated[
 ]
 
 
-@contextmanager
-def _measure_errors(as_json: bool) -> Iterator[None]:
-    """The quality functions raise ValueError for data they cannot measure: a user error."""
-    with user_errors(as_json):
-        try:
-            yield
-        except ValueError as exc:
-            raise SynthloopError(str(exc)) from None
-
-
 def _say_notes(loaded: AnswerFile) -> None:
     for note in loaded.notes():
         err.print(f"note: {note}", markup=False)
@@ -78,7 +67,7 @@ def aggregate_file(
     as_json: Json = False,
 ) -> None:
     """Aggregate crowd labels into one label per item, with a confidence."""
-    with _measure_errors(as_json):
+    with user_errors(as_json, data_errors=True):
         loaded = read_answers(answers)
         truth = read_gold(gold) if gold else None
         options = {"seed": seed} if method is LabelMethod.majority else {}
@@ -149,7 +138,7 @@ def agreement_file(
     as_json: Json = False,
 ) -> None:
     """Krippendorff's alpha, percent agreement and (equal answers per item) Fleiss' kappa."""
-    with _measure_errors(as_json):
+    with user_errors(as_json, data_errors=True):
         loaded = read_answers(answers, numeric=level is not Level.nominal)
         data = loaded.answers
         figures = {

@@ -25,6 +25,7 @@ from synthloop.settings import Settings
 
 __all__ = ["WRITERS", "export_records"]
 
+# Called with (done, total) as an import or export goes; total may be None.
 Progress = Callable[[int, int | None], None]
 Writer = Callable[[Settings, Iterable[Record], Path, Callable[[int], None]], int]
 _BATCH = 5000

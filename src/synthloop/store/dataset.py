@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Dialect, Engine, Select, Text, bindparam, func, select, type_coerce, update
 
 from synthloop.errors import SynthloopError
+from synthloop.export.formats import Progress, export_records
 from synthloop.io.readers import MAX_ROW_BYTES, open_reader
 from synthloop.records import Record, Response, Suggestion
 from synthloop.rows import RowParser
@@ -30,8 +31,6 @@ class RecordChange(TypedDict):
     metadata: dict[str, Any]
 
 
-# Called with (done, total) as an import or export goes; total may be None.
-Progress = Callable[[int, int | None], None]
 _PAGE = 1000
 
 
@@ -191,8 +190,6 @@ class Dataset:
         progress: Progress | None = None,
     ) -> int:
         """Write the records (everything each holds) to JSONL or Parquet; returns the count."""
-        from synthloop.export.formats import export_records
-
         total = self.count(status=status, source=source)
         records = self.records(status=status, source=source)
         return export_records(self.settings, records, Path(path), format, total, progress)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -98,9 +98,3 @@ def migrate(engine: Engine) -> None:
             f"cannot open the store at {engine.url!r}: {exc.orig}; check that the "
             "path is writable or the database server is running"
         ) from None
-
-
-def table_names(engine: Engine) -> list[str]:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-        return inspect(conn).get_table_names()

@@ -24,7 +24,6 @@ from synthloop.store.engine import json_text
 
 __all__ = ["ImportReport", "ingest"]
 
-Progress = Callable[[int], None]
 _MAX_PROBLEMS_KEPT = 200
 
 
