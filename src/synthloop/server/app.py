@@ -8,16 +8,23 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 
+from synthloop.server import pages
 from synthloop.server.api import datasets, records
 from synthloop.server.errors import install
 from synthloop.server.metrics import Metrics, MetricsMiddleware
+from synthloop.server.pages.common import LoginRequired, PageError, login_redirect, page_error
+from synthloop.server.security import SecurityHeaders
 from synthloop.store.store import Store, open_store
 
 __all__ = ["app_from_env", "create_app"]
+
+_STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(db: str | os.PathLike[str] | None = None) -> FastAPI:
@@ -35,9 +42,14 @@ def create_app(db: str | os.PathLike[str] | None = None) -> FastAPI:
     app = FastAPI(title="synthloop", summary="Annotation API", lifespan=lifespan)
     app.state.metrics = metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)
     install(app)
+    app.add_exception_handler(LoginRequired, lambda request, exc: login_redirect(request))
+    app.add_exception_handler(PageError, page_error)  # type: ignore[arg-type]
     app.include_router(datasets.router)
     app.include_router(records.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_api_route("/metrics", _metrics, methods=["GET"], response_class=PlainTextResponse)
     return app
 

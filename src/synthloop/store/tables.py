@@ -28,6 +28,7 @@ __all__ = [
     "metadata",
     "records",
     "responses",
+    "sessions",
     "suggestions",
     "users",
     "versions",
@@ -97,6 +98,19 @@ leases = Table(
     _created(),
     UniqueConstraint("record_id", "user_id"),
     Index(None, "user_id", "expires_at"),
+)
+
+# A logged-in browser: the cookie holds the token, the store its sha256; state-changing requests
+# must also carry `csrf_token`, which a page embeds and a cross-site form cannot read.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    _created(),
 )
 
 records = Table(

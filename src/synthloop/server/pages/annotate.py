@@ -1,0 +1,5 @@
+"""The annotate page (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""The dashboard page (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""The records page (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""The review page (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
