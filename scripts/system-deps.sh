@@ -8,6 +8,11 @@ if ! command -v pg_isready >/dev/null; then
   echo "system-deps: PostgreSQL client tools missing; installing postgresql" >&2
   apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
 fi
+# Browser tests drive Debian's chromium (Playwright's own browser downloads are not used).
+if ! command -v chromium >/dev/null; then
+  echo "system-deps: chromium missing; installing Debian's chromium for the browser tests" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 if ! pg_ready && command -v pg_ctlcluster >/dev/null; then
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
   echo "system-deps: starting PostgreSQL $version" >&2
