@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,6 +114,26 @@ def test_records_limit(sqlite_dataset: synthloop.Dataset, limit: int) -> None:
     sqlite_dataset.add([simple_row(i) for i in range(2_500)])
     ids = [r.external_id for r in sqlite_dataset.records(limit=limit)]
     assert ids == [f"s-{i}" for i in range(min(limit, 2_500))]
+
+
+def test_records_after_a_store_id(dataset: synthloop.Dataset) -> None:
+    dataset.add([simple_row(i) for i in range(1_500)])
+    ids = [r.id or 0 for r in dataset.records()]
+    later = list(dataset.records(after=ids[1_099], limit=300))
+    assert [r.id for r in later] == ids[1_100:1_400]
+    assert list(dataset.records(after=ids[-1])) == []
+
+
+def test_add_names_items_that_are_no_rows(sqlite_dataset: synthloop.Dataset) -> None:
+    rows: list[Any] = [simple_row(1), 7, ["x"]]
+    with pytest.raises(synthloop.ImportFailed) as failed:
+        sqlite_dataset.add(rows, source="the batch")
+    assert [(p.where, p.message.split(",")[-1]) for p in failed.value.problems] == [
+        ("record 2", " got int"),
+        ("record 3", " got list"),
+    ]
+    assert str(failed.value).startswith("import failed in the batch: 2 problems")
+    assert sqlite_dataset.count() == 0
 
 
 def test_records_are_read_lazily(sqlite_dataset: synthloop.Dataset) -> None:

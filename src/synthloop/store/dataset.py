@@ -43,12 +43,13 @@ class Dataset:
 
     # ------------------------------------------------------------ writing
 
-    def add(self, records: Iterable[Record | dict[str, Any]]) -> ImportReport:
-        """Add records (Record objects or row dicts); all or nothing, like an import."""
+    def add(self, records: Iterable[Record | dict[str, Any]], source: str = "") -> ImportReport:
+        """Add records (Record objects or row dicts); all or nothing, like an import. Problems
+        name the record by position ("record 3"); `source` names the input in the headline."""
         parser = RowParser(self.settings)
         rows = ((f"record {i}", _as_row(r)) for i, r in enumerate(records, 1))
         with self.engine.begin() as conn:
-            return ingest(conn, self.id, rows, parser)
+            return ingest(conn, self.id, rows, parser, source=source)
 
     def import_file(
         self,
@@ -57,10 +58,12 @@ class Dataset:
         mapping: dict[str, str] | None = None,
         progress: Progress | None = None,
         max_row_bytes: int = MAX_ROW_BYTES,
+        source: str | None = None,
     ) -> ImportReport:
         """Import a JSONL, CSV or Parquet file or a `datasets` folder; all or nothing.
 
-        `mapping` is {field: column}. Raises ImportFailed listing every invalid row.
+        `mapping` is {field: column}. Raises ImportFailed listing every invalid row, under the
+        name `source` (default: the path).
         """
         path = Path(path)
         probe = RowParser(self.settings, mapping)
@@ -75,7 +78,7 @@ class Dataset:
                 progress(reader.position, reader.total)
 
         with self.engine.begin() as conn:
-            report = ingest(conn, self.id, reader, parser, source=str(path), on_batch=tick)
+            report = ingest(conn, self.id, reader, parser, source or str(path), on_batch=tick)
         tick()
         return report
 
@@ -108,15 +111,17 @@ class Dataset:
         status: str | Sequence[str] | None = None,
         source: str | Sequence[str] | None = None,
         limit: int | None = None,
+        after: int = 0,
     ) -> Iterator[Record]:
-        """Records in insertion order, fetched a page at a time as the caller iterates.
+        """Records in insertion order (store id), those after store id `after` only, fetched a
+        page at a time as the caller iterates.
 
         Each page is read on a connection of its own, so a slow consumer holds no connection
         (nor, on PostgreSQL, an open transaction) between pages.
         """
         query = self._filtered(select(*_RECORD_COLUMNS), status, source, walk_ids=True)
         query = query.order_by(t.records.c.id)
-        last, left = 0, limit
+        last, left = after, limit
         while left is None or left > 0:
             page_size = _PAGE if left is None else min(_PAGE, left)
             with self.engine.connect() as conn:
@@ -216,8 +221,13 @@ class Dataset:
         return query
 
 
-def _as_row(item: Record | dict[str, Any]) -> dict[str, Any]:
-    return item.to_dict() if isinstance(item, Record) else item
+def _as_row(item: Record | dict[str, Any]) -> dict[str, Any] | str:
+    """The row to ingest, or the problem with an item that is no row (from JSON, say)."""
+    if isinstance(item, Record):
+        return item.to_dict()
+    if isinstance(item, dict):
+        return item
+    return f"expected a record (an object of fields, or a nested row), got {type(item).__name__}"
 
 
 class _JsonRead(Text):
