@@ -4,18 +4,22 @@ from synthloop.quality.dataset._agreement import QuestionAgreement, dataset_agre
 from synthloop.quality.dataset._annotators import AnnotatorRow, annotator_report, wilson_interval
 from synthloop.quality.dataset._answers import answers_for
 from synthloop.quality.dataset._decide import (
+    ADJUDICABLE,
     DECIDABLE,
     DEFAULT_THRESHOLD,
     DecisionReport,
+    adjudicate,
     decide,
 )
 
 __all__ = [
+    "ADJUDICABLE",
     "DECIDABLE",
     "DEFAULT_THRESHOLD",
     "AnnotatorRow",
     "DecisionReport",
     "QuestionAgreement",
+    "adjudicate",
     "annotator_report",
     "answers_for",
     "dataset_agreement",

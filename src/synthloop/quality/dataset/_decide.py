@@ -16,7 +16,14 @@ from synthloop.records import Record
 from synthloop.store.dataset import Dataset, RecordChange
 from synthloop.store.users import roles
 
-__all__ = ["DECIDABLE", "DEFAULT_THRESHOLD", "DecisionReport", "decide"]
+__all__ = [
+    "ADJUDICABLE",
+    "DECIDABLE",
+    "DEFAULT_THRESHOLD",
+    "DecisionReport",
+    "adjudicate",
+    "decide",
+]
 
 # Used when neither the call nor `distribution.agreement_threshold` sets one: the aggregated
 # label must be more likely than not.
@@ -24,6 +31,8 @@ DEFAULT_THRESHOLD = 0.5
 # Accepted, rejected and failed records are settled; the others may (re)decide as answers come.
 DECIDABLE = ("pending", "queued", "annotated", "disputed")
 _LABEL_METHODS = ("majority", "dawid-skene", "mace")
+# A review may settle an open record, or overrule an automatic acceptance.
+ADJUDICABLE = (*DECIDABLE, "accepted")
 
 
 @dataclass
@@ -68,6 +77,36 @@ def decide(
     dataset.update_records(changes)
     report.counts = dict(sorted(counts.items()))
     return report
+
+
+def adjudicate(dataset: Dataset, record_id: int, username: str) -> Record:
+    """Make `username`'s submitted response the record's final value: the record becomes
+    accepted with metadata `decided_by: "reviewer:<username>"`, whatever the others answered.
+
+    This is a review; who may review is the caller's policy (`decide` treats the answers of
+    users whose role is "reviewer" this way by itself, and an owner's only through here). The
+    record must be one of the dataset's, in ADJUDICABLE, with a submitted response by the user.
+    Returns the record as it is now."""
+    found = dataset.records_by_id([record_id])
+    if not found:
+        raise SynthloopError(f"record {record_id} is not a record of dataset {dataset.name!r}")
+    record = found[0]
+    if record.status not in ADJUDICABLE:
+        raise SynthloopError(
+            f"record {record.external_id!r} is {record.status}; only {', '.join(ADJUDICABLE)} "
+            "records can be reviewed"
+        )
+    mine = [r for r in submitted(record) if r.user == username]
+    if not mine:
+        raise SynthloopError(
+            f"user {username!r} has no submitted response to record {record.external_id!r}; "
+            "submit the reviewed answer first"
+        )
+    change = _reviewer_change(record, mine[-1])
+    dataset.update_records([change])
+    record.status, record.reason = change["status"], change["reason"]
+    record.final, record.metadata = change["final"], change["metadata"]
+    return record
 
 
 def _threshold(dataset: Dataset, threshold: float | None) -> float:
