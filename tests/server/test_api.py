@@ -186,4 +186,25 @@ def test_metrics_count_requests_queue_depth_and_submissions(
 def test_openapi_docs_are_served(api: TestClient) -> None:
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
-    assert "/api/datasets/{name}/next" in paths
+    listed = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert listed >= {
+        ("GET", "/api/datasets"),
+        ("POST", "/api/datasets"),
+        ("GET", "/api/datasets/{name}"),
+        ("POST", "/api/datasets/{name}/queue"),
+        ("GET", "/api/datasets/{name}/next"),
+        ("GET", "/api/datasets/{name}/responses"),
+        ("POST", "/api/records/{record_id}/responses"),
+        ("POST", "/api/datasets/{name}/records"),
+        ("GET", "/api/datasets/{name}/records"),
+        ("GET", "/api/datasets/{name}/records/export"),
+    }
+    served = {
+        (method, route.path)
+        for route in api.app.routes  # type: ignore[attr-defined]
+        if getattr(route, "path", "").startswith("/api")
+        for method in getattr(route, "methods", ())
+    }
+    assert served <= listed, "every API route is documented"
+    bulk = paths["/api/datasets/{name}/records"]["post"]["requestBody"]["content"]
+    assert set(bulk) == {"application/json", "application/x-ndjson"}

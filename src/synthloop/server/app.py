@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from synthloop.server import pages
-from synthloop.server.api import datasets, records
+from synthloop.server.api import dataset_records, datasets, records
 from synthloop.server.errors import install
 from synthloop.server.metrics import Metrics, MetricsMiddleware
 from synthloop.server.pages.common import LoginRequired, PageError, login_redirect, page_error
@@ -48,6 +48,7 @@ def create_app(db: str | os.PathLike[str] | None = None) -> FastAPI:
     app.add_exception_handler(PageError, page_error)  # type: ignore[arg-type]
     app.include_router(datasets.router)
     app.include_router(records.router)
+    app.include_router(dataset_records.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_api_route("/metrics", _metrics, methods=["GET"], response_class=PlainTextResponse)

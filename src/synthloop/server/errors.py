@@ -15,11 +15,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from synthloop.errors import (
+    DatasetExists,
     DatasetNotFound,
+    ImportFailed,
     InvalidResponse,
     Problem,
     ProblemList,
     RecordNotFound,
+    SettingsError,
     SynthloopError,
 )
 
@@ -29,7 +32,10 @@ __all__ = ["ApiError", "error_body", "error_response", "install"]
 _STATUS: dict[type[SynthloopError], int] = {
     DatasetNotFound: 404,
     RecordNotFound: 404,
+    DatasetExists: 409,
     InvalidResponse: 422,
+    ImportFailed: 422,
+    SettingsError: 422,
 }
 _TYPES = {
     400: "bad_request",
@@ -38,6 +44,7 @@ _TYPES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    415: "unsupported_media_type",
     422: "invalid_request",
 }
 

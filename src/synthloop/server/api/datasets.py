@@ -1,4 +1,5 @@
-"""/api/datasets/{name}/...: the next record to annotate, and the dataset's responses."""
+"""/api/datasets: list and create datasets; /api/datasets/{name}/...: a dataset's summary,
+queueing its records, the next record to annotate, and the dataset's responses."""
 
 from __future__ import annotations
 
@@ -8,10 +9,55 @@ from fastapi import APIRouter, Response
 
 from synthloop.accounts import can
 from synthloop.server.auth import CurrentUser, StoreDep, require
-from synthloop.server.queue import lease_next
-from synthloop.server.schemas import record_out, response_out
+from synthloop.server.errors import ApiError
+from synthloop.server.queue import enqueue, lease_next
+from synthloop.server.schemas import (
+    DatasetIn,
+    QueueIn,
+    dataset_out,
+    record_out,
+    response_out,
+)
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+
+
+@router.get("")
+def list_datasets(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    """The datasets the caller works on (owners: all), with record counts by status."""
+    found = store.datasets()
+    return [dataset_out(d) for d in found if can(user, "annotate", d.name, store)]
+
+
+@router.post("", status_code=201)
+def create_dataset(body: DatasetIn, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Create an empty dataset (owners only); 422 lists every problem with the settings, 409
+    when the name is taken."""
+    if not can(user, "manage", None, store):
+        raise ApiError(
+            403,
+            f"user {user.username!r} ({user.role}) may not create datasets; only owners may: "
+            "ask an owner to create it",
+        )
+    return dataset_out(store.create_dataset(body.name, body.settings), with_settings=True)
+
+
+@router.get("/{name}")
+def get_dataset(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """The dataset's settings (fields, questions, guidelines) and record counts by status."""
+    require(user, "annotate", name, store)
+    return dataset_out(store.dataset(name), with_settings=True)
+
+
+@router.post("/{name}/queue")
+def queue_records(
+    name: str, user: CurrentUser, store: StoreDep, body: QueueIn | None = None
+) -> dict[str, int]:
+    """Queue records for annotation (owners only), like `synthloop queue`: those with `status`
+    (default pending), the `limit` highest-priority ones if given."""
+    require(user, "manage", name, store)
+    body = body or QueueIn()
+    return {"queued": enqueue(store.dataset(name), body.status, body.limit)}
 
 
 @router.get(
