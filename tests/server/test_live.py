@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -80,8 +81,10 @@ def test_concurrent_annotators_over_http(
     db_url: str, settings: synthloop.Settings, tmp_path: Path
 ) -> None:
     tokens = _prepare(db_url, settings)
-    with serve(db_url, tmp_path / "server.log") as url:
-        acked = asyncio.run(_crowd(url, tokens))
+    with serve(db_url, tmp_path / "server.log") as url, ThreadPoolExecutor(1) as loop_thread:
+        # The crowd's event loop runs in a thread of its own: a sync Playwright session (the
+        # browser tests) keeps a loop running in the main thread, where asyncio.run would refuse.
+        acked = loop_thread.submit(lambda: asyncio.run(_crowd(url, tokens))).result()
     assert len(acked) == len(set(acked)), "someone answered a record twice"
     stored = _stored(db_url)
     assert all(status == "submitted" for _, _, status in stored)
