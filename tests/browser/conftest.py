@@ -49,7 +49,9 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: sync Playwright keeps an asyncio loop running in the main thread
+# while it lives, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     executable = chromium_path()
     with playwright_sync.sync_playwright() as playwright:
