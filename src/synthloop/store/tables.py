@@ -131,8 +131,16 @@ records = Table(
     _created(),
     _updated(),
     UniqueConstraint("dataset_id", "external_id"),
-    Index(None, "dataset_id", "status"),
     Index(None, "dataset_id", "source"),
+)
+# The queue's order (highest priority, then lowest id) among a dataset's records of a status:
+# leasing walks it from the best record and stops at the first with room.
+Index(
+    "ix_records_queue_order",
+    records.c.dataset_id,
+    records.c.status,
+    records.c.priority.desc(),
+    records.c.id,
 )
 
 suggestions = Table(
