@@ -156,6 +156,41 @@ def test_required_questions_are_asked_for_before_submitting(
     assert _mine(site, every["r1"]) is None
 
 
+def test_the_servers_problems_show_next_to_their_questions(
+    page: Any, site: Site, every: dict[str, int]
+) -> None:
+    # The page offers a rating the settings do not have (as if they changed after it loaded):
+    # only the server can refuse it, and its 422 lands next to the question.
+    def offer_seven(route: Any) -> None:
+        html = (
+            route.fetch().text().replace('"options": [1, 2, 3, 4, 5]', '"options": [1, 2, 3, 4, 7]')
+        )
+        route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    login(page, site, "ana")
+    page.route("**/datasets/every/annotate", offer_seven)
+    page.goto(f"{site.url}/datasets/every/annotate")
+    _ready(page)
+    for key in ["j", "j", "5", "j", "1", "j", "a", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.get_by_test_id("error-quality")).to_have_text(
+        "rating 7 is not one of [1, 2, 3, 4, 5]"
+    )
+    expect(page.locator("#status-line")).to_contain_text("Not saved")
+    expect(page.get_by_test_id("record-id")).to_have_text("r1")
+    assert _mine(site, every["r1"]) is None
+    site.errors.clear()  # the browser logs the refused request as a failed resource
+
+
+def test_fits_1024_wide(page: Any, site: Site, every: dict[str, int]) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    _open(page, site)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    fields = page.locator(".record-fields").bounding_box()
+    questions = page.locator(".questions").bounding_box()
+    assert fields["x"] + fields["width"] <= questions["x"]  # still side by side
+
+
 def test_skip_then_undo_then_too_late(page: Any, site: Site, every: dict[str, int]) -> None:
     _open(page, site)
     page.keyboard.press("s")

@@ -54,7 +54,12 @@ def annotate(
     if found is None:
         return page(request, "annotate_empty.html", session, store, dataset=name, state=state)
     view = record_view(dataset.settings, found, _own(found, username))
-    state |= {"record": view.id, "questions": [q.state() for q in view.questions]}
+    locked = found.status not in ANSWERABLE  # decided meanwhile: shown, but takes no answers
+    state |= {
+        "record": view.id,
+        "locked": locked,
+        "questions": [q.state() for q in view.questions],
+    }
     return page(
         request,
         "annotate.html",
@@ -64,7 +69,7 @@ def annotate(
         view=view,
         state=state,
         mode=mode,
-        locked=found.status not in ANSWERABLE,
+        locked=locked,
         record_status=found.status,
         guidelines=dataset.settings.guidelines,
     )

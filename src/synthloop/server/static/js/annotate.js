@@ -65,6 +65,10 @@ function showError(card, message) {
 
 async function send(status) {
   if (busy || state.record === null) return;
+  if (state.locked) {
+    say("This record is decided: its answers can no longer change.", "error");
+    return;
+  }
   const values = {};
   const missing = [];
   for (const w of widgets) {
