@@ -14,8 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 import synthloop
+from synthloop.accounts import assign, create_user, user_for_token
 from synthloop.cli import app
-from synthloop.errors import InvalidResponse, SynthloopError
+from synthloop.errors import InvalidResponse, NotAMember, SynthloopError
 from synthloop.server.queue import enqueue, lease_next, release, submit
 
 WORKER = Path(__file__).with_name("queue_worker.py")
@@ -48,8 +49,10 @@ def _queue(
     ds = store.create_dataset("q", _settings(overlap))
     ds.add([{"id": f"r{i}", "text": f"t{i}", "priority": p} for i, p in enumerate(priorities)])
     assert enqueue(ds) == len(priorities)
-    for name in ("ana", "ben", "cy", "dee")[:users]:
+    names = ("ana", "ben", "cy", "dee")[:users]
+    for name in names:
         store.add_user(name)
+    assign(store, ds.name, names)
     return ds
 
 
@@ -95,6 +98,38 @@ def test_overlap_is_never_exceeded(store: synthloop.Store) -> None:
     ds = _queue(store, overlap=3, priorities=[0, 0])
     got = {user: _lease(ds, user) for user in ("ana", "ben", "cy", "dee")}
     assert got == {"ana": "r0", "ben": "r0", "cy": "r0", "dee": "r1"}
+
+
+def test_only_members_and_owners_are_served(store: synthloop.Store) -> None:
+    ds = _queue(store, overlap=2, priorities=[0])
+    store.add_user("eve")
+    with pytest.raises(NotAMember, match="synthloop datasets assign q eve"):
+        lease_next(ds, "eve", now=T0)
+    boss = user_for_token(store, create_user(store, "boss", "owner").token)
+    assert boss is not None
+    record = lease_next(ds, boss, now=T0)  # a User as the HTTP layer resolved it
+    assert record is not None
+    assert record.external_id == "r0"
+    with pytest.raises(SynthloopError, match="no user named 'zed'"):
+        lease_next(ds, "zed", now=T0)
+
+
+def test_an_expired_draft_comes_back_to_finish(store: synthloop.Store) -> None:
+    ds = _queue(store, overlap=1, priorities=[5, 0])
+    record = lease_next(ds, "ana", now=T0)
+    assert record is not None
+    assert record.id is not None
+    submit(ds, record.id, "ana", {"intent": "other"}, status="draft")
+    later = T0 + timedelta(seconds=601)  # the lease ran out; the draft is not an answer
+    again = lease_next(ds, "ana", now=later)
+    assert again is not None
+    assert again.external_id == "r0"
+    assert [(r.user, r.status, r.values) for r in again.responses] == [
+        ("ana", "draft", {"intent": "other"})
+    ]
+    submit(ds, record.id, "ana", GOOD)
+    assert _lease(ds, "ana", later) == "r1"  # submitted: never r0 again
+    assert _lease(ds, "ben", later) is None  # r0 is full (overlap 1), ana holds r1
 
 
 def test_submit_reports_every_problem(store: synthloop.Store) -> None:
@@ -154,6 +189,21 @@ def test_decision_runs_at_the_overlap(store: synthloop.Store, second: str, statu
         assert next(ds.records()).status == "accepted"
 
 
+def test_a_reviewers_answer_settles_the_record_at_once(store: synthloop.Store) -> None:
+    ds = _queue(store, overlap=3, priorities=[0])
+    store.add_user("rev", "reviewer")
+    assign(store, ds.name, ["rev"])
+    for user, intent in (("ana", "refund"), ("rev", "other")):
+        record = lease_next(ds, user, now=T0)
+        assert record is not None
+        assert record.id is not None
+        submit(ds, record.id, user, {**GOOD, "intent": intent})
+    (decided,) = ds.records()
+    assert decided.status == "accepted"  # below the overlap, but a reviewer answered
+    assert decided.final == {**GOOD, "intent": "other"}
+    assert decided.metadata["decided_by"] == "reviewer:rev"
+
+
 @pytest.mark.slow
 def test_concurrent_annotators_share_records_exactly(
     store: synthloop.Store, db_url: str, tmp_path: Path
@@ -165,6 +215,7 @@ def test_concurrent_annotators_share_records_exactly(
     teams = [[f"w{p}-{a}" for a in range(per_process)] for p in range(processes)]
     for user in (u for team in teams for u in team):
         store.add_user(user)
+    assign(store, ds.name, [u for team in teams for u in team])
     workers = [
         subprocess.Popen(
             [sys.executable, str(WORKER), db_url, ds.name, *team],

@@ -13,6 +13,7 @@ __all__ = [
     "ImportFailed",
     "InvalidFile",
     "InvalidResponse",
+    "NotAMember",
     "Problem",
     "ProblemList",
     "RecordNotFound",
@@ -74,6 +75,17 @@ class UnknownUsers(SynthloopError):
             "`synthloop users add NAME --role annotator|reviewer|owner`"
         )
         self.usernames = usernames
+
+
+class NotAMember(SynthloopError):
+    """A user asked for work on a dataset they are not assigned to (owners need no assignment)."""
+
+    def __init__(self, username: str, dataset: str) -> None:
+        super().__init__(
+            f"user {username!r} is not a member of dataset {dataset!r}, so it has no work for "
+            f"them; an owner can assign them with `synthloop datasets assign {dataset} {username}`"
+        )
+        self.username, self.dataset = username, dataset
 
 
 @dataclass(frozen=True)

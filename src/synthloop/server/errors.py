@@ -19,6 +19,7 @@ from synthloop.errors import (
     DatasetNotFound,
     ImportFailed,
     InvalidResponse,
+    NotAMember,
     Problem,
     ProblemList,
     RecordNotFound,
@@ -32,6 +33,7 @@ __all__ = ["ApiError", "error_body", "error_response", "install"]
 _STATUS: dict[type[SynthloopError], int] = {
     DatasetNotFound: 404,
     RecordNotFound: 404,
+    NotAMember: 403,
     DatasetExists: 409,
     InvalidResponse: 422,
     ImportFailed: 422,

@@ -1,9 +1,11 @@
 """The work queue: records handed to annotators under leases, and their answers taken back.
 
-A record is served while it is `queued`. An annotator holds it under a lease until the lease
-expires or they submit; a record is never held (leases still running plus submitted responses)
-by more annotators than `distribution.overlap`, and nobody is served a record they have answered
-(any response: draft, submitted or discarded) or is already holding.
+A record is served while it is `queued`, and only to members of its dataset (owners may work
+on every dataset). An annotator holds it under a lease until the lease expires or they submit; a
+record is never held (leases still running plus submitted responses) by more annotators than
+`distribution.overlap`, and nobody is served a record they are already holding or have answered
+(a submitted or discarded response). A draft does not count as an answer: when its lease runs
+out, the record can come back to the same annotator, with the draft, to finish.
 
 How that holds under concurrency:
 - SQLite: every queue write runs in `BEGIN IMMEDIATE`, so leasing is serialised by the database
@@ -11,6 +13,9 @@ How that holds under concurrency:
 - PostgreSQL: a leaser locks the candidate record row (`FOR UPDATE SKIP LOCKED`) and only then
   counts its leases and responses in a fresh statement; submit locks the row too. Counting per
   record is serialised while different records are leased in parallel.
+
+Every statement is built once, here, with bound parameters: building SQLAlchemy expressions per
+call cost more than running them.
 """
 
 from __future__ import annotations
@@ -21,12 +26,24 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
-from synthloop.errors import InvalidResponse, Problem, SynthloopError, UnknownUsers
-from synthloop.quality.dataset import decide
-from synthloop.records import RESPONSE_STATUSES, STATUSES, Record, Response
+from synthloop.accounts.credentials import User
+from synthloop.errors import InvalidResponse, NotAMember, Problem, SynthloopError, UnknownUsers
+from synthloop.quality.dataset import decisions
+from synthloop.records import RESPONSE_STATUSES, STATUSES, Record, Response, Suggestion
 from synthloop.store import tables as t
 from synthloop.store.dataset import Dataset
 
@@ -44,6 +61,8 @@ DECISION_METHOD = "majority"
 # choosing it and locking it; each attempt is its own short transaction.
 _ATTEMPTS = 50
 
+_records, _leases, _responses = t.records.c, t.leases.c, t.responses.c
+
 
 # ---------------------------------------------------------------- enqueue
 
@@ -55,14 +74,12 @@ def enqueue(dataset: Dataset, status: str = "pending", limit: int | None = None)
         raise SynthloopError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     if limit is not None and limit < 0:
         raise SynthloopError(f"limit {limit} is negative; give 0 or more records to queue")
-    chosen = select(t.records.c.id).where(
-        t.records.c.dataset_id == dataset.id, t.records.c.status == status
-    )
+    chosen = select(_records.id).where(_records.dataset_id == dataset.id, _records.status == status)
     if limit is not None:
-        chosen = chosen.order_by(t.records.c.priority.desc(), t.records.c.id).limit(limit)
+        chosen = chosen.order_by(_records.priority.desc(), _records.id).limit(limit)
     query = (
         update(t.records)
-        .where(t.records.c.id.in_(chosen.scalar_subquery()))
+        .where(_records.id.in_(chosen.scalar_subquery()))
         .values(status="queued", updated_at=func.now())
     )
     with write_transaction(dataset.engine) as conn:
@@ -72,8 +89,9 @@ def enqueue(dataset: Dataset, status: str = "pending", limit: int | None = None)
 # ---------------------------------------------------------------- leasing
 
 
-def lease_next(dataset: Dataset, username: str, now: datetime | None = None) -> Record | None:
-    """The record `username` should annotate next, leased to them; None when nothing is left.
+def lease_next(dataset: Dataset, user: User | str, now: datetime | None = None) -> Record | None:
+    """The record `user` (a User, or a username) should annotate next, leased to them; None when
+    nothing is left. NotAMember when they are neither a member of the dataset nor an owner.
 
     Their own running lease in this dataset comes back first (a reload resumes the same record).
     Otherwise the highest-priority queued record (then the lowest id) they have not answered and
@@ -82,110 +100,90 @@ def lease_next(dataset: Dataset, username: str, now: datetime | None = None) -> 
     record's `responses` hold only the caller's own (a draft to resume), never the others'.
     """
     at = _utc(now)
-    user_id = _user_id(dataset.engine, username)
     for _ in range(_ATTEMPTS):
-        try:
-            with write_transaction(dataset.engine) as conn:
-                record_id, done = _lease_once(conn, dataset, user_id, at)
-        except IntegrityError:
-            continue  # the same user leasing in parallel took this record: look again
+        with write_transaction(dataset.engine) as conn:
+            done, record = _lease_once(conn, dataset, _resolve(conn, user), at)
         if done:
-            return None if record_id is None else _own_view(dataset, record_id, username)
+            return record
     return None
 
 
 def _lease_once(
-    conn: Connection, dataset: Dataset, user_id: int, at: datetime
-) -> tuple[int | None, bool]:
-    """One attempt: (record id, True) when leased or already held, (None, True) when nothing is
-    left, (None, False) when the candidate filled up meanwhile and another attempt is due."""
-    held = conn.execute(_held(dataset, user_id, at)).scalar()
+    conn: Connection, dataset: Dataset, user: User, at: datetime
+) -> tuple[bool, Record | None]:
+    """One attempt: (True, the record) when leased or already held, (True, None) when nothing
+    is left, (False, None) when the candidate filled up meanwhile and another attempt is due."""
+    _check_member(conn, dataset, user)
+    params = {"dataset": dataset.id, "user": user.id, "at": at, "overlap": _overlap(dataset)}
+    held = conn.execute(_HELD, params).scalar()
     if held is not None:
-        return held, True
-    # Skip records other leasers have locked; only when all candidates are locked, wait for one,
-    # so "nothing left" is never answered while a record still has room.
-    record_id = conn.execute(_candidates(dataset, user_id, at, skip_locked=True)).scalar()
+        return True, _own_view(conn, held, user)
+    record_id = _candidate(conn, params)
     if record_id is None:
-        record_id = conn.execute(_candidates(dataset, user_id, at, skip_locked=False)).scalar()
-    if record_id is None:
-        return None, True
-    # Locked now: counted in a fresh statement, this sees every lease committed before the lock.
-    if conn.execute(select(_holders(record_id, at))).scalar_one() >= _overlap(dataset):
-        return None, False
-    _grant(conn, dataset, record_id, user_id, at)
-    return record_id, True
-
-
-def _held(dataset: Dataset, user_id: int, at: datetime) -> Any:
-    return (
-        select(t.leases.c.record_id)
-        .join(t.records, t.records.c.id == t.leases.c.record_id)
-        .where(
-            t.leases.c.user_id == user_id,
-            t.leases.c.expires_at > at,
-            t.records.c.dataset_id == dataset.id,
-            t.records.c.status == "queued",
-        )
-        .order_by(t.leases.c.expires_at, t.leases.c.record_id)
-        .limit(1)
-    )
-
-
-def _candidates(dataset: Dataset, user_id: int, at: datetime, skip_locked: bool) -> Any:
-    """The best queued record the user has not answered that has room, locked for update (SQLite
-    renders no FOR UPDATE: the write lock already serialises)."""
-    record = t.records.c.id
-    answered = exists().where(t.responses.c.record_id == record, t.responses.c.user_id == user_id)
-    return (
-        select(record)
-        .where(
-            t.records.c.dataset_id == dataset.id,
-            t.records.c.status == "queued",
-            ~answered,
-            _holders(record, at) < _overlap(dataset),
-        )
-        .order_by(t.records.c.priority.desc(), record)
-        .limit(1)
-        .with_for_update(skip_locked=skip_locked, of=t.records)
-    )
-
-
-def _holders(record: Any, at: datetime) -> Any:
-    """How many hold the record: running leases plus submitted responses. Submit swaps a lease
-    for a response in one transaction, so nobody is counted twice."""
-    leases = (
-        select(func.count())
-        .where(t.leases.c.record_id == record, t.leases.c.expires_at > at)
-        .scalar_subquery()
-    )
-    answers = (
-        select(func.count())
-        .where(t.responses.c.record_id == record, t.responses.c.status == "submitted")
-        .scalar_subquery()
-    )
-    return leases + answers
-
-
-def _grant(conn: Connection, dataset: Dataset, record_id: int, user_id: int, at: datetime) -> None:
-    # The user's expired lease on this record, if any, would break uniqueness: replace it.
-    mine = (t.leases.c.record_id == record_id) & (t.leases.c.user_id == user_id)
-    conn.execute(delete(t.leases).where(mine))
+        return True, None
+    if conn.dialect.name != "sqlite" and _full(conn, params, record_id):
+        return False, None
     expires = at + timedelta(seconds=dataset.settings.distribution.lease_seconds)
-    conn.execute(insert(t.leases).values(record_id=record_id, user_id=user_id, expires_at=expires))
+    grant = {"record": record_id, "user": user.id, "expires": expires}
+    conn.execute(_GRANT[conn.dialect.name], grant)
+    return True, _own_view(conn, record_id, user)
 
 
-def release(dataset: Dataset, record_id: int, username: str) -> bool:
+def _candidate(conn: Connection, params: dict[str, Any]) -> int | None:
+    """The best record with room the user has not answered, locked on PostgreSQL. Records
+    other leasers have locked are skipped; only when all candidates are locked, wait for one, so
+    "nothing left" is never answered while a record still has room."""
+    found = conn.execute(_CANDIDATE_SKIP_LOCKED, params).scalar()
+    if found is None and conn.dialect.name != "sqlite":
+        found = conn.execute(_CANDIDATE_WAIT, params).scalar()
+    return found
+
+
+def _full(conn: Connection, params: dict[str, Any], record_id: int) -> bool:
+    """Whether the record, locked now, has no room: counted in a fresh statement, this sees
+    every lease committed before the lock. (On SQLite the write lock kept the candidate's count
+    current, so this is for PostgreSQL.)"""
+    holders = conn.execute(_HOLDERS, {**params, "record": record_id}).scalar_one()
+    return bool(holders >= params["overlap"])
+
+
+def _own_view(conn: Connection, record_id: int, user: User) -> Record:
+    """The record, with the user's own response only (a draft to resume), and its suggestions."""
+    row = conn.execute(_OWN_VIEW, {"record": record_id, "user": user.id}).one()
+    suggestions = {
+        s.question: Suggestion(s.value, s.score, s.agent)
+        for s in conn.execute(_SUGGESTIONS, {"record": record_id})
+    }
+    own = (
+        []
+        if row.answer_status is None
+        else [Response(user.username, row.answer, row.answer_status, row.answer_duration)]
+    )
+    return _record(row, suggestions, own)
+
+
+def _record(row: Any, suggestions: dict[str, Suggestion], responses: list[Response]) -> Record:
+    return Record(
+        fields=dict(row.fields),
+        external_id=row.external_id,
+        metadata=dict(row.metadata),
+        provenance=dict(row.provenance),
+        status=row.status,
+        reason=row.reason,
+        priority=row.priority,
+        suggestions=suggestions,
+        responses=responses,
+        final=row.final,
+        id=row.id,
+    )
+
+
+def release(dataset: Dataset, record_id: int, user: User | str) -> bool:
     """Give up the user's lease on a record (the annotator skips it for now); True if one was
     held. The record goes back to the others; this user may be served it again."""
-    user_id = _user_id(dataset.engine, username)
-    ours = select(t.records.c.id).where(t.records.c.dataset_id == dataset.id)
-    query = delete(t.leases).where(
-        t.leases.c.record_id == record_id,
-        t.leases.c.user_id == user_id,
-        t.leases.c.record_id.in_(ours),
-    )
     with write_transaction(dataset.engine) as conn:
-        return conn.execute(query).rowcount > 0
+        params = {"record": record_id, "user": _resolve(conn, user).id, "dataset": dataset.id}
+        return conn.execute(_RELEASE, params).rowcount > 0
 
 
 # ---------------------------------------------------------------- submitting
@@ -194,12 +192,13 @@ def release(dataset: Dataset, record_id: int, username: str) -> bool:
 def submit(
     dataset: Dataset,
     record_id: int,
-    username: str,
+    user: User | str,
     values: Mapping[str, Any],
     status: str = "submitted",
     duration: float | None = None,
 ) -> Response:
-    """Store the user's response to a record and end their lease, in one transaction.
+    """Store the user's response to a record and end their lease, in one transaction; `user` is
+    a User or a username.
 
     Every value is checked against its question, and required questions must be answered when
     `status` is "submitted"; InvalidResponse lists every problem and nothing is stored. A second
@@ -213,38 +212,48 @@ def submit(
         raise SynthloopError(
             f"response status {status!r} is not one of {', '.join(RESPONSE_STATUSES)}"
         )
-    user_id = _user_id(dataset.engine, username)
     answer = {k: v for k, v in values.items() if v is not None}
     with write_transaction(dataset.engine) as conn:
-        fields, external_id = _answerable(conn, dataset, record_id)
-        _validate(dataset, answer, fields, status, external_id)
-        _save(conn, record_id, user_id, answer, status, duration)
-        due = status == "submitted" and _decision_due(conn, dataset, record_id, user_id)
-    if due:
-        decide(dataset, DECISION_METHOD, record_ids=[record_id])
-    return Response(username, answer, status, duration)
+        who = _resolve(conn, user)
+        record = _answerable(conn, dataset, record_id)
+        _validate(dataset, answer, record.fields, status, str(record.external_id))
+        saved = {"record": record_id, "user": who.id}
+        row = {"answer": answer, "answer_status": status, "answer_duration": duration}
+        conn.execute(_SAVE[conn.dialect.name], saved | row)
+        if status != "draft":
+            conn.execute(_END_LEASE, saved)
+        if status == "submitted" and _decision_due(conn, dataset, record_id, who):
+            _decide(conn, dataset, record)
+    return Response(who.username, answer, status, duration)
 
 
-def _decision_due(conn: Connection, dataset: Dataset, record_id: int, user_id: int) -> bool:
-    """Whether this submission settles the record: the overlap is reached, or a reviewer spoke.
-    Deciding reads the whole record back, so it is skipped for the submissions before that."""
-    submitted = select(func.count()).where(
-        t.responses.c.record_id == record_id, t.responses.c.status == "submitted"
-    )
-    if conn.execute(submitted).scalar_one() >= _overlap(dataset):
+def _decision_due(conn: Connection, dataset: Dataset, record_id: int, user: User) -> bool:
+    """Whether this submission settles the record: a reviewer spoke, or the overlap is reached.
+    Deciding reads every answer to the record, so it is skipped for the submissions before."""
+    if user.role == "reviewer":
         return True
-    role = conn.execute(select(t.users.c.role).where(t.users.c.id == user_id)).scalar()
-    return role == "reviewer"
+    return conn.execute(_SUBMITTED, {"record": record_id}).scalar_one() >= _overlap(dataset)
 
 
-def _answerable(conn: Connection, dataset: Dataset, record_id: int) -> tuple[dict[str, Any], str]:
-    """The record's fields and external id, its row locked against leasers and other submits."""
-    query = (
-        select(t.records.c.fields, t.records.c.external_id, t.records.c.status)
-        .where(t.records.c.id == record_id, t.records.c.dataset_id == dataset.id)
-        .with_for_update()
-    )
-    row = conn.execute(query).first()
+def _decide(conn: Connection, dataset: Dataset, record: Record) -> None:
+    """Decide the record from its answers, in the transaction that stored the last one, so no
+    other submit can slip in between reading the answers and writing the outcome."""
+    reviewers: set[str] = set()
+    for answer in conn.execute(_ANSWERS, {"record": record.id}):
+        record.responses.append(
+            Response(answer.username, answer.answer, answer.answer_status, answer.answer_duration)
+        )
+        if answer.role == "reviewer":
+            reviewers.add(answer.username)
+    changes, _ = decisions(dataset.settings, [record], reviewers, DECISION_METHOD)
+    rows = [{f"new_{k}" if k != "record_id" else k: v for k, v in c.items()} for c in changes]
+    if rows:
+        conn.execute(_DECIDED, rows)
+
+
+def _answerable(conn: Connection, dataset: Dataset, record_id: int) -> Record:
+    """The record (without its answers), its row locked against leasers and other submits."""
+    row = conn.execute(_ANSWERABLE, {"record": record_id, "dataset": dataset.id}).first()
     if row is None:
         raise SynthloopError(f"record {record_id} is not a record of dataset {dataset.name!r}")
     if row.status not in ANSWERABLE:
@@ -253,7 +262,7 @@ def _answerable(conn: Connection, dataset: Dataset, record_id: int) -> tuple[dic
             f"{', '.join(ANSWERABLE)} records do); queue it again with `synthloop queue "
             f"{dataset.name} --status {row.status}` to collect new answers"
         )
-    return dict(row.fields), str(row.external_id)
+    return _record(row, {}, [])
 
 
 def _validate(
@@ -281,24 +290,202 @@ def _validate(
         raise InvalidResponse(problems, source=f"record {where!r}")
 
 
-def _save(
-    conn: Connection,
-    record_id: int,
-    user_id: int,
-    values: dict[str, Any],
-    status: str,
-    duration: float | None,
-) -> None:
-    mine = (t.responses.c.record_id == record_id) & (t.responses.c.user_id == user_id)
-    row = {"values": values, "status": status, "duration": duration}
-    found = conn.execute(select(t.responses.c.id).where(mine)).scalar()
-    if found is None:
-        conn.execute(insert(t.responses).values(record_id=record_id, user_id=user_id, **row))
-    else:
-        conn.execute(update(t.responses).where(mine).values(updated_at=func.now(), **row))
-    if status != "draft":
-        lease = (t.leases.c.record_id == record_id) & (t.leases.c.user_id == user_id)
-        conn.execute(delete(t.leases).where(lease))
+# ---------------------------------------------------------------- users and members
+
+
+def _resolve(conn: Connection, user: User | str) -> User:
+    """The caller as a User: as given, or looked up by username."""
+    if isinstance(user, User):
+        return user
+    row = conn.execute(_USER, {"username": user}).first()
+    if row is None:
+        raise UnknownUsers([user])
+    return User(row.id, row.username, row.role)
+
+
+def _check_member(conn: Connection, dataset: Dataset, user: User) -> None:
+    if user.role == "owner":
+        return
+    if conn.execute(_MEMBER, {"dataset": dataset.id, "user": user.id}).first() is None:
+        raise NotAMember(user.username, dataset.name)
+
+
+# ---------------------------------------------------------------- statements
+
+
+def _holders(record: Any) -> Any:
+    """How many hold the record: running leases plus submitted responses. Submit swaps a lease
+    for a response in one transaction, so nobody is counted twice."""
+    running = (
+        select(func.count())
+        .where(_leases.record_id == record, _leases.expires_at > bindparam("at"))
+        .scalar_subquery()
+    )
+    answers = (
+        select(func.count())
+        .where(_responses.record_id == record, _responses.status == "submitted")
+        .scalar_subquery()
+    )
+    return running + answers
+
+
+_USER = select(t.users.c.id, t.users.c.username, t.users.c.role).where(
+    t.users.c.username == bindparam("username")
+)
+_MEMBER = select(literal(1)).where(
+    t.memberships.c.dataset_id == bindparam("dataset"),
+    t.memberships.c.user_id == bindparam("user"),
+)
+_HELD = (
+    select(_leases.record_id)
+    .join(t.records, _records.id == _leases.record_id)
+    .where(
+        _leases.user_id == bindparam("user"),
+        _leases.expires_at > bindparam("at"),
+        _records.dataset_id == bindparam("dataset"),
+        _records.status == "queued",
+    )
+    .order_by(_leases.expires_at, _leases.record_id)
+    .limit(1)
+)
+# A draft is not an answer: the record may come back to finish it.
+_ANSWERED = exists().where(
+    _responses.record_id == _records.id,
+    _responses.user_id == bindparam("user"),
+    _responses.status != "draft",
+)
+# Walks the (dataset_id, status, priority desc, id) index in order and stops at the first record
+# with room. SQLite renders no FOR UPDATE: its write lock already serialises leasers.
+_CANDIDATE = (
+    select(_records.id)
+    .where(
+        _records.dataset_id == bindparam("dataset"),
+        _records.status == "queued",
+        ~_ANSWERED,
+        _holders(_records.id) < bindparam("overlap"),
+    )
+    .order_by(_records.priority.desc(), _records.id)
+    .limit(1)
+)
+_CANDIDATE_SKIP_LOCKED = _CANDIDATE.with_for_update(skip_locked=True, of=t.records)
+_CANDIDATE_WAIT = _CANDIDATE.with_for_update(of=t.records)
+_HOLDERS = select(_holders(bindparam("record")))
+_RECORD = (
+    _records.id,
+    _records.external_id,
+    _records.fields,
+    _records.metadata,
+    _records.provenance,
+    _records.status,
+    _records.reason,
+    _records.priority,
+    _records.final,
+)
+_ANSWER = (
+    _responses["values"].label("answer"),
+    _responses.status.label("answer_status"),
+    _responses.duration.label("answer_duration"),
+)
+_OWN = and_(_responses.record_id == _records.id, _responses.user_id == bindparam("user"))
+_OWN_VIEW = (
+    select(*_RECORD, *_ANSWER)
+    .select_from(t.records.outerjoin(t.responses, _OWN))
+    .where(_records.id == bindparam("record"))
+)
+_SUGGESTIONS = (
+    select(
+        t.suggestions.c.question,
+        t.suggestions.c.value,
+        t.suggestions.c.score,
+        t.suggestions.c.agent,
+    )
+    .where(t.suggestions.c.record_id == bindparam("record"))
+    .order_by(t.suggestions.c.id)
+)
+_RELEASE = delete(t.leases).where(
+    _leases.record_id == bindparam("record"),
+    _leases.user_id == bindparam("user"),
+    _leases.record_id.in_(select(_records.id).where(_records.dataset_id == bindparam("dataset"))),
+)
+_ANSWERABLE = (
+    select(*_RECORD)
+    .where(_records.id == bindparam("record"), _records.dataset_id == bindparam("dataset"))
+    .with_for_update()
+)
+_END_LEASE = delete(t.leases).where(
+    _leases.record_id == bindparam("record"), _leases.user_id == bindparam("user")
+)
+_SUBMITTED = select(func.count()).where(
+    _responses.record_id == bindparam("record"), _responses.status == "submitted"
+)
+_ANSWERS = (
+    select(t.users.c.username, t.users.c.role, *_ANSWER)
+    .select_from(t.responses)
+    .join(t.users, t.users.c.id == _responses.user_id)
+    .where(_responses.record_id == bindparam("record"))
+    .order_by(_responses.id)
+)
+_DECIDED = (
+    update(t.records)
+    .where(_records.id == bindparam("record_id"))
+    .values(
+        status=bindparam("new_status"),
+        reason=bindparam("new_reason"),
+        final=bindparam("new_final", type_=t.Json),
+        metadata=bindparam("new_metadata", type_=t.Json),
+        updated_at=func.now(),
+    )
+)
+
+
+def _upserts(build: Any) -> dict[str, Any]:
+    """An INSERT .. ON CONFLICT DO UPDATE per dialect (both spell it alike)."""
+    dialects = (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+    return {name: build(insert) for name, insert in dialects}
+
+
+def _grant_statement(insert: Any) -> Any:
+    # The user's expired lease on this record, if any, is renewed in place.
+    new = (
+        insert(t.leases)
+        .inline()
+        .values(
+            record_id=bindparam("record"),
+            user_id=bindparam("user"),
+            expires_at=bindparam("expires"),
+        )
+    )
+    return new.on_conflict_do_update(
+        index_elements=["record_id", "user_id"],
+        set_={"expires_at": new.excluded.expires_at, "created_at": func.now()},
+    )
+
+
+def _save_statement(insert: Any) -> Any:
+    new = (
+        insert(t.responses)
+        .inline()
+        .values(
+            record_id=bindparam("record"),
+            user_id=bindparam("user"),
+            values=bindparam("answer"),
+            status=bindparam("answer_status"),
+            duration=bindparam("answer_duration"),
+        )
+    )
+    return new.on_conflict_do_update(
+        index_elements=["record_id", "user_id"],
+        set_={
+            "values": new.excluded["values"],
+            "status": new.excluded.status,
+            "duration": new.excluded.duration,
+            "updated_at": func.now(),
+        },
+    )
+
+
+_GRANT = _upserts(_grant_statement)
+_SAVE = _upserts(_save_statement)
 
 
 # ---------------------------------------------------------------- plumbing
@@ -340,25 +527,8 @@ def _writer_lock(engine: Engine) -> threading.Lock:
     return _WRITER_LOCKS.setdefault(str(engine.url), threading.Lock())
 
 
-def _own_view(dataset: Dataset, record_id: int, username: str) -> Record | None:
-    found = dataset.records_by_id([record_id])
-    if not found:
-        return None
-    record = found[0]
-    record.responses = [r for r in record.responses if r.user == username]
-    return record
-
-
 def _overlap(dataset: Dataset) -> int:
     return dataset.settings.distribution.overlap
-
-
-def _user_id(engine: Engine, username: str) -> int:
-    with engine.connect() as conn:
-        found = conn.execute(select(t.users.c.id).where(t.users.c.username == username)).scalar()
-    if found is None:
-        raise UnknownUsers([username])
-    return int(found)
 
 
 def _utc(now: datetime | None) -> datetime:

@@ -10,6 +10,7 @@ from synthloop.quality.dataset._decide import (
     DecisionReport,
     adjudicate,
     decide,
+    decisions,
 )
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "answers_for",
     "dataset_agreement",
     "decide",
+    "decisions",
     "wilson_interval",
 ]

@@ -4,7 +4,7 @@ disputed with the question that fell short. A reviewer's answer is final."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ from synthloop.quality.aggregate import METHODS
 from synthloop.quality.dataset._answers import submitted
 from synthloop.quality.dataset._consensus import Consensus, consensus
 from synthloop.records import Record
+from synthloop.settings import Settings
 from synthloop.store.dataset import Dataset, RecordChange
 from synthloop.store.users import roles
 
@@ -23,6 +24,7 @@ __all__ = [
     "DecisionReport",
     "adjudicate",
     "decide",
+    "decisions",
 ]
 
 # Used when neither the call nor `distribution.agreement_threshold` sets one: the aggregated
@@ -63,20 +65,41 @@ def decide(
     `record_ids`: decide only these records (store ids); the method then sees only their answers,
     so a per-record decision is exact for "majority" and approximate for the fitted methods.
     """
+    _check_method(method)
+    _threshold(dataset.settings, threshold)  # a bad threshold fails before anything is read
+    reviewers = {name for name, role in roles(dataset.engine).items() if role == "reviewer"}
+    chosen = dataset.records() if record_ids is None else dataset.records_by_id(list(record_ids))
+    changes, report = decisions(dataset.settings, chosen, reviewers, method, threshold)
+    dataset.update_records(changes)
+    return report
+
+
+def decisions(
+    settings: Settings,
+    records: Iterable[Record],
+    reviewers: Collection[str],
+    method: str = "dawid-skene",
+    threshold: float | None = None,
+) -> tuple[list[RecordChange], DecisionReport]:
+    """What `decide` writes for these records, worked out without touching the store: the
+    changes and the report. `reviewers` are the usernames whose submitted answer is final. The
+    queue calls this inside the transaction that stores the answer settling a record."""
+    _check_method(method)
+    chosen = _threshold(settings, threshold)
+    report = DecisionReport(chosen)
+    crowd, changes, counts = _sort_records(settings, records, reviewers)
+    found = consensus(settings, crowd, method)
+    report.methods = found.methods
+    changes += [_crowd_change(record, found, chosen, method, counts) for record in crowd]
+    report.counts = dict(sorted(counts.items()))
+    return changes, report
+
+
+def _check_method(method: str) -> None:
     if method not in _LABEL_METHODS or method not in METHODS:
         raise SynthloopError(
             f"method {method!r} does not aggregate labels; use one of {', '.join(_LABEL_METHODS)}"
         )
-    chosen = _threshold(dataset, threshold)
-    report = DecisionReport(chosen)
-    reviewers = {name for name, role in roles(dataset.engine).items() if role == "reviewer"}
-    crowd, changes, counts = _sort_records(dataset, reviewers, record_ids)
-    found = consensus(dataset.settings, crowd, method)
-    report.methods = found.methods
-    changes += [_crowd_change(record, found, chosen, method, counts) for record in crowd]
-    dataset.update_records(changes)
-    report.counts = dict(sorted(counts.items()))
-    return report
 
 
 def adjudicate(dataset: Dataset, record_id: int, username: str) -> Record:
@@ -109,8 +132,8 @@ def adjudicate(dataset: Dataset, record_id: int, username: str) -> Record:
     return record
 
 
-def _threshold(dataset: Dataset, threshold: float | None) -> float:
-    configured = dataset.settings.distribution.agreement_threshold
+def _threshold(settings: Settings, threshold: float | None) -> float:
+    configured = settings.distribution.agreement_threshold
     value = threshold if threshold is not None else configured
     value = DEFAULT_THRESHOLD if value is None else value
     if not -1.0 <= value <= 1.0:
@@ -119,15 +142,14 @@ def _threshold(dataset: Dataset, threshold: float | None) -> float:
 
 
 def _sort_records(
-    dataset: Dataset, reviewers: set[str], record_ids: Collection[int] | None
+    settings: Settings, records: Iterable[Record], reviewers: Collection[str]
 ) -> tuple[list[Record], list[RecordChange], Counter[str]]:
     """Records for the crowd decision; the reviewers' decisions; the counts of the others."""
-    overlap = dataset.settings.distribution.overlap
+    overlap = settings.distribution.overlap
     crowd: list[Record] = []
     changes: list[RecordChange] = []
     counts: Counter[str] = Counter()
-    chosen = dataset.records() if record_ids is None else dataset.records_by_id(list(record_ids))
-    for record in chosen:
+    for record in records:
         answers = submitted(record)
         by_reviewer = [r for r in answers if r.user in reviewers]
         if record.status not in DECIDABLE:

@@ -68,7 +68,7 @@ def next_record(name: str, user: CurrentUser, store: StoreDep) -> Any:
     """Lease the caller's next record (their running lease first); 204 when none is left."""
     require(user, "annotate", name, store)
     dataset = store.dataset(name)
-    record = lease_next(dataset, user.username)
+    record = lease_next(dataset, user)
     if record is None:
         return Response(status_code=204)
     return record_out(dataset, record)

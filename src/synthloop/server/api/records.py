@@ -20,6 +20,6 @@ def submit_response(
     """Store (or update) the caller's response; 422 lists every problem with the answers."""
     dataset = store.dataset_of_record(record_id)
     require(user, "annotate", dataset.name, store)
-    response = submit(dataset, record_id, user.username, body.values, body.status, body.duration)
+    response = submit(dataset, record_id, user, body.values, body.status, body.duration)
     request.app.state.metrics.submitted(body.status)
     return response_out(record_id, None, response)
