@@ -10,10 +10,11 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from synthloop.errors import SynthloopError, UnknownUsers, UserExists
@@ -83,7 +84,7 @@ def rotate_token(store: Store, username: str) -> str:
 
 def authenticate(store: Store, username: str, password: str) -> User | None:
     """The user whose name and password these are, else None (unknown name or wrong password)."""
-    user, stored = _find(store, t.users.c.username == username) or (None, None)
+    user, stored = _find(store, _BY_NAME, {"username": username}) or (None, None)
     # Verify against a dummy hash when there is nothing to check, so a missing user costs the
     # same time as a wrong password and response times do not reveal which names exist.
     if not _verify(stored or _dummy_hash(), password) or user is None or stored is None:
@@ -98,7 +99,7 @@ def user_for_token(store: Store, token: str) -> User | None:
     if not token:
         return None
     # Looking up the sha256 leaks nothing through timing: it does not reveal the token's prefix.
-    found = _find(store, t.users.c.token_hash == _token_hash(token))
+    found = _find(store, _BY_TOKEN, {"token_hash": _token_hash(token)})
     return None if found is None else found[0]
 
 
@@ -116,12 +117,18 @@ def _check_new_user(username: str, role: str, password: str | None) -> None:
         )
 
 
-def _find(store: Store, where: ColumnElement[bool]) -> tuple[User, str | None] | None:
+_ROW = select(t.users.c.id, t.users.c.username, t.users.c.role, t.users.c.password_hash)
+# Built once: on the server a token is looked up on every request.
+_BY_NAME = _ROW.where(t.users.c.username == bindparam("username"))
+_BY_TOKEN = _ROW.where(t.users.c.token_hash == bindparam("token_hash"))
+
+
+def _find(
+    store: Store, query: Select[Any], params: dict[str, str]
+) -> tuple[User, str | None] | None:
     """The matching user and their password hash."""
-    c = t.users.c
-    query = select(c.id, c.username, c.role, c.password_hash).where(where)
     with store.engine.connect() as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(query, params).first()
     return None if row is None else (User(row.id, row.username, row.role), row.password_hash)
 
 

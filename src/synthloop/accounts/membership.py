@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from synthloop.accounts.credentials import User
 from synthloop.errors import UnknownUsers
@@ -59,11 +59,14 @@ def members(store: Store, dataset_name: str) -> list[User]:
 
 def is_member(store: Store, user: User, dataset_name: str) -> bool:
     """Whether `user` is a member of the dataset (False when there is no such dataset)."""
-    d, m = t.datasets.c, t.memberships.c
-    query = (
-        select(m.user_id)
-        .join(t.datasets, d.id == m.dataset_id)
-        .where(d.name == dataset_name, m.user_id == user.id)
-    )
     with store.engine.connect() as conn:
-        return conn.execute(query).first() is not None
+        found = conn.execute(_MEMBER, {"dataset": dataset_name, "user": user.id}).first()
+    return found is not None
+
+
+# Built once: the server asks on every request.
+_MEMBER = (
+    select(t.memberships.c.user_id)
+    .join(t.datasets, t.datasets.c.id == t.memberships.c.dataset_id)
+    .where(t.datasets.c.name == bindparam("dataset"), t.memberships.c.user_id == bindparam("user"))
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from synthloop.errors import DatasetExists, DatasetNotFound, RecordNotFound, SynthloopError
@@ -32,6 +32,9 @@ class Store:
     def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
         self.engine = connect(db)
         migrate(self.engine)
+        # Parsed settings by dataset id, with the stored mapping they came from: the server looks
+        # a dataset up on every request, and validating its settings cost more than the lookup.
+        self._parsed: dict[int, tuple[Any, Settings]] = {}
 
     @property
     def url(self) -> str:
@@ -55,33 +58,34 @@ class Store:
         return self.dataset(name)
 
     def dataset(self, name: str) -> Dataset:
-        query = select(t.datasets.c.id, t.datasets.c.settings).where(t.datasets.c.name == name)
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_BY_NAME, {"name": name}).first()
         if row is None:
             raise DatasetNotFound(name, [d.name for d in self.datasets()])
-        return Dataset(self.engine, row.id, name, Settings.parse(row.settings))
+        return self._dataset(row)
 
     def dataset_of_record(self, record_id: int) -> Dataset:
         """The dataset holding the record with this store id; RecordNotFound when none does."""
-        query = (
-            select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.settings)
-            .join(t.records, t.records.c.dataset_id == t.datasets.c.id)
-            .where(t.records.c.id == record_id)
-        )
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_OF_RECORD, {"record_id": record_id}).first()
         if row is None:
             raise RecordNotFound(record_id)
-        return Dataset(self.engine, row.id, row.name, Settings.parse(row.settings))
+        return self._dataset(row)
 
     def datasets(self) -> list[Dataset]:
-        query = select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.settings).order_by(
-            t.datasets.c.name
-        )
+        query = select(*_COLUMNS).order_by(t.datasets.c.name)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [Dataset(self.engine, r.id, r.name, Settings.parse(r.settings)) for r in rows]
+        return [self._dataset(row) for row in rows]
+
+    def _dataset(self, row: Row[Any, Any, Any]) -> Dataset:
+        # Compared with what was parsed before rather than trusted by id alone, so a dataset
+        # made again under a reused id never gets the old settings.
+        raw, settings = self._parsed.get(row.id, (None, None))
+        if settings is None or raw != row.settings:
+            settings = Settings.parse(row.settings)
+            self._parsed[row.id] = (row.settings, settings)
+        return Dataset(self.engine, row.id, row.name, settings)
 
     def add_user(self, name: str, role: str = "annotator") -> None:
         """Create a user with `role` ("annotator", "reviewer" or "owner"), or change their role."""
@@ -98,6 +102,15 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
+
+
+_COLUMNS = (t.datasets.c.id, t.datasets.c.name, t.datasets.c.settings)
+_BY_NAME = select(*_COLUMNS).where(t.datasets.c.name == bindparam("name"))
+_OF_RECORD = (
+    select(*_COLUMNS)
+    .join(t.records, t.records.c.dataset_id == t.datasets.c.id)
+    .where(t.records.c.id == bindparam("record_id"))
+)
 
 
 def open_store(db: str | os.PathLike[str] | None = None) -> Store:
