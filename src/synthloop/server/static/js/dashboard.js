@@ -59,4 +59,5 @@ async function refresh() {
 
 if (root) {
   setInterval(refresh, Number(root.dataset.refreshSeconds || 5) * 1000);
+  document.body.dataset.ready = "dashboard";
 }

@@ -82,3 +82,5 @@ document.addEventListener("keydown", (event) => {
     go("previous-record");
   }
 });
+
+document.body.dataset.ready = "review"; // keys pressed from now on are handled (tests wait for it)
