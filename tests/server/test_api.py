@@ -208,3 +208,13 @@ def test_openapi_docs_are_served(api: TestClient) -> None:
     assert served <= listed, "every API route is documented"
     bulk = paths["/api/datasets/{name}/records"]["post"]["requestBody"]["content"]
     assert set(bulk) == {"application/json", "application/x-ndjson"}
+
+
+def test_a_refusal_says_whether_assigning_would_help(
+    api: TestClient, tokens: dict[str, str]
+) -> None:
+    outsider = api.get("/api/datasets/support/next", headers=_as(tokens["cy"])).json()
+    assert "synthloop datasets assign support cy" in outsider["error"]["message"]
+    reviewer = api.post("/api/datasets/support/queue", headers=_as(tokens["rev"])).json()
+    assert "no reviewer may" in reviewer["error"]["message"]
+    assert "assign" not in reviewer["error"]["message"]

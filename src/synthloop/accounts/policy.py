@@ -11,7 +11,7 @@ from synthloop.accounts.credentials import User
 from synthloop.accounts.membership import is_member
 from synthloop.store.store import Store
 
-__all__ = ["ACTIONS", "can"]
+__all__ = ["ACTIONS", "can", "role_allows"]
 
 ACTIONS = ("annotate", "review", "dashboard", "manage", "read_responses")
 
@@ -34,3 +34,9 @@ def can(user: User, action: str, dataset_name: str | None, store: Store) -> bool
     if user.role == "owner":
         return True
     return dataset_name is not None and is_member(store, user, dataset_name)
+
+
+def role_allows(role: str, action: str) -> bool:
+    """Whether `role` grants `action` at all (membership aside): tells "assign them" from "give
+    them another role" when access is refused."""
+    return action in _GRANTS.get(role, frozenset())

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from synthloop.accounts import User, can, user_for_token
+from synthloop.accounts.policy import role_allows
 from synthloop.accounts.sessions import Session, session_for
 from synthloop.server.errors import ApiError
 from synthloop.store.store import Store
@@ -107,10 +108,14 @@ def _is_form(request: Request) -> bool:
 
 def require(user: User, action: str, dataset: str, store: Store) -> None:
     """403 unless `user` may do `action` on the dataset."""
-    if not can(user, action, dataset, store):
-        raise ApiError(
-            403,
-            f"user {user.username!r} ({user.role}) may not {action.replace('_', ' ')} in dataset "
-            f"{dataset!r}; an owner can assign them with `synthloop datasets assign {dataset} "
-            f"{user.username}`",
-        )
+    if can(user, action, dataset, store):
+        return
+    if role_allows(user.role, action):
+        fix = f"an owner can assign them with `synthloop datasets assign {dataset} {user.username}`"
+    else:
+        fix = f"no {user.role} may; it takes a role that can (see `synthloop users add --help`)"
+    raise ApiError(
+        403,
+        f"user {user.username!r} ({user.role}) may not {action.replace('_', ' ')} in dataset "
+        f"{dataset!r}; {fix}",
+    )
