@@ -135,10 +135,13 @@ def test_an_owners_save_is_final_too_and_the_last_one_returns_to_the_list(
     web: TestClient, db_url: str, ids: dict[str, int]
 ) -> None:
     csrf = login(web, "own")
-    for name in ("d2", "d3"):
-        assert _save(web, csrf, ids[name], intent="other", quality="1").status_code == 303
+    # d1 is last in the review order (d2, d3, d1): the next one is the first again
     reply = _save(web, csrf, ids["d1"], intent="refund", quality="3")
-    assert reply.headers["location"] == "/datasets/support/review?saved=d1"
+    assert reply.headers["location"] == f"/datasets/support/review/{ids['d2']}?saved=d1"
+    reply = _save(web, csrf, ids["d2"], intent="other", quality="1")
+    assert reply.headers["location"] == f"/datasets/support/review/{ids['d3']}?saved=d2"
+    reply = _save(web, csrf, ids["d3"], intent="other", quality="1")
+    assert reply.headers["location"] == "/datasets/support/review?saved=d3"
     for name in ("d1", "d2", "d3"):
         record = _record(db_url, ids[name])
         assert record.status == "accepted"
