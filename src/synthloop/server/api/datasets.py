@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from synthloop.accounts import can
+from synthloop.accounts import User, can
 from synthloop.server.auth import CurrentUser, StoreDep, require
+from synthloop.server.blocking import run_blocking
 from synthloop.server.errors import ApiError
 from synthloop.server.queue import enqueue, lease_next
 from synthloop.server.schemas import (
@@ -18,6 +19,7 @@ from synthloop.server.schemas import (
     record_out,
     response_out,
 )
+from synthloop.store.store import Store
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 
@@ -64,8 +66,12 @@ def queue_records(
     "/{name}/next",
     responses={204: {"description": "Nothing is left for the caller in this dataset."}},
 )
-def next_record(name: str, user: CurrentUser, store: StoreDep) -> Any:
+async def next_record(name: str, user: CurrentUser, store: StoreDep) -> Any:
     """Lease the caller's next record (their running lease first); 204 when none is left."""
+    return await run_blocking(store, _next_record, name, user, store)
+
+
+def _next_record(name: str, user: User, store: Store) -> Any:
     require(user, "annotate", name, store)
     dataset = store.dataset(name)
     record = lease_next(dataset, user)
