@@ -1,36 +1,55 @@
 """Annotation throughput over real HTTP: annotators loop next -> submit against a
-`synthloop serve` subprocess. Prints annotations/s and p50/p99 latency of one annotation (one
-next + one submit) with 1, 8 and 32 concurrent annotators. Figures only, never pass/fail.
+`synthloop serve` subprocess (one uvicorn worker). Prints annotations/s and the p50/p99 latency
+of one annotation (one next + one submit, as the client sees it) with 1, 8 and 32 concurrent
+annotators, on SQLite and, with --postgres, on PostgreSQL. Figures only, never pass/fail.
 
-    .venv/bin/python bench/server.py [--records 600] [--postgres URL]
+    .venv/bin/python bench/server.py [--records 600] [--postgres URL] [--load asyncio|threads]
+
+The load is closed loop with no think time: each annotator asks for its next record, submits an
+answer as soon as it arrives, and asks again, until the server has nothing left for it (204).
+`asyncio` (the default) runs every annotator in this one process as a keep-alive HTTP/1.1
+connection written and read with plain asyncio streams, so the load generator takes little of
+the CPU it shares with the server; `threads` runs one thread per annotator with
+synthloop.Client (httpx), the way a Python caller would, which costs the generator several
+times more CPU. Server CPU per annotation is read from /proc for the server process.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
-
-from live import serve
+import httpx
+import orjson
+from sqlalchemy import create_engine, text
 
 import synthloop
 from synthloop.accounts import assign, create_user
 from synthloop.demo import SETTINGS
 from synthloop.server.queue import enqueue
 
+OVERLAP = 3
+ANSWER = {"values": {"intent": "refund", "quality": 4}}
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
 
 def prepare(db: str, records: int, annotators: int) -> list[str]:
     settings = synthloop.Settings.loads(SETTINGS)
     settings = settings.model_copy(
-        update={"distribution": settings.distribution.model_copy(update={"overlap": 3})}
+        update={"distribution": settings.distribution.model_copy(update={"overlap": OVERLAP})}
     )
     with synthloop.open(db) as store:
         dataset = store.create_dataset("bench", settings)
@@ -41,52 +60,222 @@ def prepare(db: str, records: int, annotators: int) -> list[str]:
     return tokens
 
 
-def annotate(url: str, token: str, per_user: int, latencies: list[float]) -> None:
+# ---------------------------------------------------------------- asyncio load
+
+
+class _Connection:
+    """One annotator's keep-alive HTTP/1.1 connection; just enough HTTP for this API's replies
+    (a status line, headers with Content-Length, a body)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.auth = f"Authorization: Bearer {token}\r\nHost: {self.host}\r\n"
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\n{self.auth}"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "transfer-encoding":
+                raise AssertionError(f"unexpected {line!r}: this client reads Content-Length only")
+        reply = await self.reader.readexactly(length) if length else b""
+        if status >= 400:
+            raise AssertionError(f"{method} {path}: HTTP {status}: {reply.decode()}")
+        return status, reply
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _annotator(url: str, token: str, latencies: list[float]) -> None:
+    conn = _Connection(url, token)
+    await conn.open()
+    answer = orjson.dumps(ANSWER)
+    try:
+        while True:
+            start = time.perf_counter()
+            status, reply = await conn.request("GET", "/api/datasets/bench/next")
+            if status == 204:
+                return
+            record_id = orjson.loads(reply)["id"]
+            await conn.request("POST", f"/api/records/{record_id}/responses", answer)
+            latencies.append(time.perf_counter() - start)
+    finally:
+        conn.close()
+
+
+def asyncio_load(url: str, tokens: list[str], latencies: list[float]) -> None:
+    async def everyone() -> None:
+        await asyncio.gather(*(_annotator(url, token, latencies) for token in tokens))
+
+    asyncio.run(everyone())
+
+
+# ---------------------------------------------------------------- threads load
+
+
+def _thread_annotator(url: str, token: str, latencies: list[float]) -> None:
     with synthloop.Client(url, token) as client:
         dataset = client.dataset("bench")
-        for _ in range(per_user):
+        while True:
             start = time.perf_counter()
             record = dataset.next()
             if record is None:
                 return
-            client.submit(record["id"], {"intent": "refund", "quality": 4})
+            client.submit(record["id"], ANSWER["values"])
             latencies.append(time.perf_counter() - start)
 
 
-def run(db: str, annotators: int, records: int, log: Path) -> str:
+def threads_load(url: str, tokens: list[str], latencies: list[float]) -> None:
+    threads = [
+        threading.Thread(target=_thread_annotator, args=(url, token, latencies)) for token in tokens
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+LOADS: dict[str, Callable[[str, list[str], list[float]], None]] = {
+    "asyncio": asyncio_load,
+    "threads": threads_load,
+}
+
+
+# ---------------------------------------------------------------- the server
+
+
+@contextmanager
+def serve(db: str, log: Path) -> Iterator[tuple[str, int]]:
+    """`synthloop serve` on a free port until the block ends: (base URL, process id)."""
+    port = _free_port()
+    command = [sys.executable, "-m", "synthloop", "serve", "--db", db, "--port", str(port)]
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=out)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(server, url, log)
+            yield url, server.pid
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited {server.returncode}: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/metrics", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not answer within 60 s: {log.read_text()}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+# ---------------------------------------------------------------- one row
+
+
+def run(db: str, annotators: int, records: int, load: str, log: Path) -> str:
     tokens = prepare(db, records, annotators)
-    per_user = records * 3 // annotators
     latencies: list[float] = []
-    with serve(db, log) as url:
-        threads = [
-            threading.Thread(target=annotate, args=(url, tok, per_user, latencies))
-            for tok in tokens
-        ]
+    with serve(db, log) as (url, pid):
+        server_cpu, own_cpu = _cpu_seconds(pid), time.process_time()
         start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        LOADS[load](url, tokens, latencies)
         elapsed = time.perf_counter() - start
+        server_cpu, own_cpu = _cpu_seconds(pid) - server_cpu, time.process_time() - own_cpu
+    done = len(latencies)
+    expected = records * min(annotators, OVERLAP)
     cuts = statistics.quantiles(latencies, n=100)
     return (
-        f"{annotators:>3} annotators: {len(latencies):>5} annotations in {elapsed:6.2f} s = "
-        f"{len(latencies) / elapsed:7.1f}/s   p50 {cuts[49] * 1000:6.1f} ms   "
-        f"p99 {cuts[98] * 1000:6.1f} ms"
+        f"{annotators:>3} annotators: {done:>5} annotations in {elapsed:6.2f} s = "
+        f"{done / elapsed:6.1f}/s   p50 {cuts[49] * 1000:6.1f} ms   p99 {cuts[98] * 1000:6.1f} ms"
+        f"   CPU per annotation: server {server_cpu / done * 1000:4.2f} ms, "
+        f"load {own_cpu / done * 1000:4.2f} ms"
+        + ("" if done == expected else f"   (expected {expected} annotations!)")
     )
 
 
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL database at `url`, dropped afterwards: the URL to it."""
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    joiner = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{joiner}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=600)
-    parser.add_argument("--postgres", help="a PostgreSQL URL (an empty database) to run on too")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run on this PostgreSQL database, e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test (each run in a fresh schema)",
+    )
+    parser.add_argument("--load", choices=sorted(LOADS), default="asyncio")
+    parser.add_argument("--annotators", type=int, nargs="+", default=[1, 8, 32])
     args = parser.parse_args()
     print(f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
-    print(f"{args.records} queued records, overlap 3, one server worker, client threads in-process")
+    how = {
+        "asyncio": "one keep-alive HTTP/1.1 connection per annotator on plain asyncio streams",
+        "threads": "one thread per annotator with synthloop.Client (httpx)",
+    }[args.load]
+    print(
+        f"{args.records} queued records, overlap {OVERLAP}, one server worker (uvicorn).\n"
+        f"Load: {how}, all in this one process on the same machine; closed loop (next, "
+        "submit, next ...; no think time). Latency = next + submit as the client sees it.\n"
+        "Little's law: with N closed-loop annotators, mean latency = N / throughput."
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        for annotators in (1, 8, 32):
+        log = Path(tmp) / "server.log"
+        for annotators in args.annotators:
             db = str(Path(tmp) / f"bench-{annotators}.db")
-            print("sqlite  ", run(db, annotators, args.records, Path(tmp) / "server.log"))
+            print("sqlite  ", run(db, annotators, args.records, args.load, log), flush=True)
+        if args.postgres:
+            for annotators in args.annotators:
+                with postgres_schema(args.postgres) as db:
+                    print("postgres", run(db, annotators, args.records, args.load, log), flush=True)
 
 
 if __name__ == "__main__":
