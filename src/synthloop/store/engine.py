@@ -37,6 +37,15 @@ def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+# PostgreSQL connections kept open for reuse. The server runs up to 40 handlers in threads at
+# once (anyio's default); with SQLAlchemy's default of 5, each connection beyond the fifth was
+# closed on its return and a new one opened for the next request: at 32 annotators, a new
+# server backend for nearly every annotation. Connections are opened only when needed, so a
+# command that uses one keeps one. (On SQLite the queue's handlers run on the event loop, and
+# opening a connection is cheap.)
+_POOL: dict[str, Any] = {"pool_size": 40, "max_overflow": 10}
+
+
 def connect(db: str | os.PathLike[str] | None = None) -> Engine:
     url = resolve_url(db)
     try:
@@ -44,7 +53,11 @@ def connect(db: str | os.PathLike[str] | None = None) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url)
         return create_engine(
-            url, json_serializer=json_text, json_deserializer=orjson.loads, pool_pre_ping=True
+            url,
+            json_serializer=json_text,
+            json_deserializer=orjson.loads,
+            pool_pre_ping=True,
+            **_POOL,
         )
     except (ArgumentError, ImportError) as exc:
         raise StoreError(
