@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from synthloop.errors import SynthloopError, UnknownUsers, UserExists
 from synthloop.store import tables as t
+from synthloop.store.engine import reader
 from synthloop.store.store import Store
 from synthloop.store.users import ROLES
 
@@ -127,7 +128,7 @@ def _find(
     store: Store, query: Select[Any], params: dict[str, str]
 ) -> tuple[User, str | None] | None:
     """The matching user and their password hash."""
-    with store.engine.connect() as conn:
+    with reader(store.engine) as conn:
         row = conn.execute(query, params).first()
     return None if row is None else (User(row.id, row.username, row.role), row.password_hash)
 

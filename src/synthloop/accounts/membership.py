@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, insert, select
 from synthloop.accounts.credentials import User
 from synthloop.errors import UnknownUsers
 from synthloop.store import tables as t
+from synthloop.store.engine import reader
 from synthloop.store.store import Store
 
 __all__ = ["assign", "is_member", "members"]
@@ -59,7 +60,7 @@ def members(store: Store, dataset_name: str) -> list[User]:
 
 def is_member(store: Store, user: User, dataset_name: str) -> bool:
     """Whether `user` is a member of the dataset (False when there is no such dataset)."""
-    with store.engine.connect() as conn:
+    with reader(store.engine) as conn:
         found = conn.execute(_MEMBER, {"dataset": dataset_name, "user": user.id}).first()
     return found is not None
 

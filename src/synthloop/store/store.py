@@ -15,7 +15,7 @@ from synthloop.errors import DatasetExists, DatasetNotFound, RecordNotFound, Syn
 from synthloop.settings import Settings
 from synthloop.store import tables as t
 from synthloop.store.dataset import Dataset
-from synthloop.store.engine import connect, migrate
+from synthloop.store.engine import connect, migrate, reader
 from synthloop.store.users import set_role
 
 __all__ = ["Store", "open_store"]
@@ -58,7 +58,7 @@ class Store:
         return self.dataset(name)
 
     def dataset(self, name: str) -> Dataset:
-        with self.engine.connect() as conn:
+        with reader(self.engine) as conn:
             row = conn.execute(_BY_NAME, {"name": name}).first()
         if row is None:
             raise DatasetNotFound(name, [d.name for d in self.datasets()])
@@ -66,7 +66,7 @@ class Store:
 
     def dataset_of_record(self, record_id: int) -> Dataset:
         """The dataset holding the record with this store id; RecordNotFound when none does."""
-        with self.engine.connect() as conn:
+        with reader(self.engine) as conn:
             row = conn.execute(_OF_RECORD, {"record_id": record_id}).first()
         if row is None:
             raise RecordNotFound(record_id)
