@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pages_store import PASSWORD, login
 
 import synthloop
 from synthloop.accounts import assign, create_user
 from synthloop.server.app import create_app
 from synthloop.server.queue import enqueue, submit
 
-PASSWORD = "a good password"
 EVERY_QUESTION = Path(__file__).with_name("every_question.yaml")
 MESSAGE = "My order 😀 of 12 mugs\n  arrived <b>late</b>"
 REPLY = (
@@ -68,17 +68,6 @@ def web(db_url: str) -> Iterator[TestClient]:
         assign(store, "every", ["ana", "bo"])
     with TestClient(create_app(db_url)) as client:
         yield client
-
-
-def _login(client: TestClient, username: str) -> str:
-    """Log in through the form; returns the session's CSRF token."""
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    data = {"username": username, "password": PASSWORD, "csrf_token": token[1]}
-    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
-    meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get("/").text)
-    assert meta is not None
-    return meta[1]
 
 
 class Page(HTMLParser):
@@ -134,7 +123,7 @@ def _record_id(db_url: str) -> int:
 
 
 def test_every_field_and_question_type_is_shown_with_its_suggestions(web: TestClient) -> None:
-    _login(web, "ana")
+    login(web, "ana")
     page = _page(web)
     assert page.text["record-id"] == "r1"
     assert MESSAGE in page.text["field-text"]  # escaped, whitespace kept
@@ -167,7 +156,7 @@ def test_every_field_and_question_type_is_shown_with_its_suggestions(web: TestCl
 
 
 def test_suggestions_are_put_in_and_marked(web: TestClient) -> None:
-    _login(web, "ana")
+    login(web, "ana")
     page = _page(web)
     badge = " ".join(page.text["suggestion-intent"].split())
     assert badge == "suggested · judge-<1> · 0.87"
@@ -189,7 +178,7 @@ def test_suggestions_are_put_in_and_marked(web: TestClient) -> None:
 
 
 def test_markdown_is_sanitised_and_data_never_becomes_markup(web: TestClient) -> None:
-    _login(web, "ana")
+    login(web, "ana")
     reply = web.get("/datasets/every/annotate")
     page = Page(reply.text)
     scripts = [a for tag, a in page.tags if tag == "script"]
@@ -209,7 +198,7 @@ def test_markdown_is_sanitised_and_data_never_becomes_markup(web: TestClient) ->
 
 
 def test_guidelines_are_rendered_markdown(web: TestClient) -> None:
-    _login(web, "ana")
+    login(web, "ana")
     page = _page(web)
     assert "How to answer" in page.text["guidelines"]
     assert ("details", {"class": "guidelines", "data-testid": "guidelines", "open": ""}) in (
@@ -218,7 +207,7 @@ def test_guidelines_are_rendered_markdown(web: TestClient) -> None:
 
 
 def test_a_reload_resumes_the_same_lease(web: TestClient) -> None:
-    _login(web, "ana")
+    login(web, "ana")
     first = _page(web).state
     again = _page(web).state
     assert first["record"] == again["record"] is not None
@@ -229,7 +218,7 @@ def test_a_reload_resumes_the_same_lease(web: TestClient) -> None:
 def test_nothing_left_shows_the_empty_state(web: TestClient, db_url: str) -> None:
     with synthloop.open(db_url) as store:
         submit(store.dataset("every"), _record_id(db_url), "ana", ANSWER)
-    _login(web, "ana")
+    login(web, "ana")
     page = _page(web)
     assert "Nothing left to annotate" in page.text["nothing-left"]
     assert page.state["record"] is None
@@ -241,7 +230,7 @@ def test_undo_reopens_the_callers_own_answer(web: TestClient, db_url: str) -> No
     with synthloop.open(db_url) as store:
         submit(store.dataset("every"), record_id, "bo", {**ANSWER, "corrected": "bo's words"})
         submit(store.dataset("every"), record_id, "ana", ANSWER, status="draft")
-    _login(web, "ana")
+    login(web, "ana")
     reply = web.get(f"/datasets/every/annotate?record={record_id}")
     page = Page(reply.text)
     assert page.has("undo-notice")
@@ -264,7 +253,7 @@ def test_only_records_the_caller_answered_reopen(web: TestClient, db_url: str, r
         record = str(_record_id(db_url))
         with synthloop.open(db_url) as store:
             submit(store.dataset("every"), int(record), "bo", ANSWER)
-    _login(web, "ana")
+    login(web, "ana")
     reply = web.get(f"/datasets/every/annotate?record={record}")
     assert reply.status_code == 404
     assert "nothing of yours to reopen" in reply.text
@@ -277,14 +266,14 @@ def test_a_decided_record_reopens_read_only(web: TestClient, db_url: str) -> Non
         submit(dataset, record_id, "bo", ANSWER)
         submit(dataset, record_id, "ana", ANSWER)  # the overlap is reached and both agree
         assert dataset.records_by_id([record_id])[0].status == "accepted"
-    _login(web, "ana")
+    login(web, "ana")
     page = _page(web, f"/datasets/every/annotate?record={record_id}")
     assert "accepted" in page.text["locked-notice"]
     assert "disabled" in page.attrs("submit")
 
 
 def test_the_page_submits_through_the_api_with_the_session(web: TestClient) -> None:
-    csrf = _login(web, "ana")
+    csrf = login(web, "ana")
     record_id = _page(web).state["record"]
     url = f"/api/records/{record_id}/responses"
     refused = web.post(url, json={"values": ANSWER})
@@ -305,7 +294,7 @@ def test_not_logged_in_goes_to_login_and_back(web: TestClient) -> None:
     [("cy", "every", 403), ("cy", "nope", 403), ("own", "every", 200), ("own", "nope", 404)],
 )
 def test_who_may_open_it(web: TestClient, user: str, dataset: str, status: int) -> None:
-    _login(web, user)
+    login(web, user)
     reply = web.get(f"/datasets/{dataset}/annotate")
     assert reply.status_code == status
     assert reply.headers["content-type"].startswith("text/html")

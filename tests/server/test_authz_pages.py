@@ -5,12 +5,12 @@ HTML 403 page to a user whose role or membership does not allow them."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pages_store import PASSWORD, login
 
 import synthloop
 from synthloop.accounts import assign, create_user
@@ -19,7 +19,6 @@ from synthloop.server.app import create_app
 from synthloop.server.queue import enqueue, submit
 
 CALLERS = ("owner", "reviewer", "annotator", "outsider", "anonymous")
-PASSWORD = "a long enough password"
 D = "/datasets/support"
 # `{record}`: a disputed record of the dataset.
 # fmt: off
@@ -75,15 +74,7 @@ def client(setup: tuple[str, int]) -> Iterator[TestClient]:
 def _session(client: TestClient, caller: str) -> str:
     """Log `caller` in on this client (nothing for anonymous); their CSRF token."""
     client.cookies.clear()
-    if caller == "anonymous":
-        return ""
-    form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert form is not None
-    data = {"username": caller, "password": PASSWORD, "csrf_token": form[1]}
-    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
-    meta = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text)
-    assert meta is not None
-    return meta[1]
+    return "" if caller == "anonymous" else login(client, caller)
 
 
 @pytest.mark.parametrize("caller", CALLERS)

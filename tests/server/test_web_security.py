@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
+from pages_store import PASSWORD, login
 
 import synthloop
 from synthloop.accounts import assign, create_user
@@ -15,8 +16,6 @@ from synthloop.server.app import create_app
 from synthloop.server.queue import enqueue
 from synthloop.server.render import markdown
 from synthloop.server.security import CSP
-
-PASSWORD = "a good password"
 
 
 @pytest.fixture
@@ -29,20 +28,6 @@ def web(db_url: str, settings: synthloop.Settings) -> Iterator[TestClient]:
         assign(store, "support", ["ana"])
     with TestClient(create_app(db_url)) as client:
         yield client
-
-
-def _login(client: TestClient, username: str = "ana", next: str = "/") -> str:
-    """Log in through the form; returns the session's CSRF token from the page."""
-    form = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token is not None
-    data = {"username": username, "password": PASSWORD, "csrf_token": token[1], "next": next}
-    reply = client.post("/login", data=data, follow_redirects=False)
-    assert reply.status_code == 303, reply.text
-    home = client.get("/").text
-    meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', home)
-    assert meta is not None
-    return meta[1]
 
 
 def test_pages_need_a_session_and_come_back_after_login(web: TestClient) -> None:
@@ -63,7 +48,7 @@ def test_the_session_cookie_is_httponly_and_samesite(web: TestClient) -> None:
 
 
 def test_a_form_post_without_the_csrf_token_is_refused(web: TestClient) -> None:
-    _login(web)
+    login(web, "ana")
     reply = web.post("/logout", data={}, follow_redirects=False)
     assert reply.status_code == 403
     assert reply.json()["error"]["type"] == "forbidden"
@@ -71,20 +56,20 @@ def test_a_form_post_without_the_csrf_token_is_refused(web: TestClient) -> None:
 
 
 def test_a_form_post_with_a_wrong_csrf_token_is_refused(web: TestClient) -> None:
-    _login(web)
+    login(web, "ana")
     reply = web.post("/logout", data={"csrf_token": "guess"}, follow_redirects=False)
     assert reply.status_code == 403
 
 
 def test_a_form_post_with_the_csrf_token_goes_through(web: TestClient) -> None:
-    token = _login(web)
+    token = login(web, "ana")
     reply = web.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert reply.status_code == 303
     assert web.get("/", follow_redirects=False).status_code == 303  # logged out
 
 
 def test_api_writes_from_a_session_need_the_csrf_header(web: TestClient) -> None:
-    token = _login(web)
+    token = login(web, "ana")
     record = web.get("/api/datasets/support/next").json()
     body = {"values": {"intent": "delivery", "quality": 4}}
     url = f"/api/records/{record['id']}/responses"
