@@ -29,6 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from live import serve  # tests/server is not a package: found through the path above
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+# Generous waits: CI runs these on 2 shared cores, where a page can take seconds to settle.
+# They bound a hang, they are never a figure the test checks.
+playwright_sync.expect.set_options(timeout=20_000)
 
 PASSWORD = "correct horse battery"
 USERS = {"owner": "owner", "rev": "reviewer", "ana": "annotator", "bo": "annotator"}
@@ -102,6 +105,7 @@ def page(browser: object, site: Site) -> Iterator[object]:
             route.continue_()  # type: ignore[attr-defined]
 
     context.route("**/*", on_request)
+    context.set_default_timeout(30_000)
     opened = context.new_page()
     opened.on("pageerror", lambda exc: site.errors.append(f"page error: {exc}"))
     opened.on(
