@@ -1,9 +1,11 @@
 """Annotation throughput over real HTTP: annotators loop next -> submit against a
-`synthloop serve` subprocess (one uvicorn worker). Prints annotations/s and the p50/p99 latency
-of one annotation (one next + one submit, as the client sees it) with 1, 8 and 32 concurrent
-annotators, on SQLite and, with --postgres, on PostgreSQL. Figures only, never pass/fail.
+`synthloop serve` subprocess. Prints annotations/s, the p50/p99 latency of one annotation (one
+next + one submit, as the client sees it) and of one HTTP request (a next or a submit alone) with
+1, 8 and 32 concurrent annotators, for each --workers count (uvicorn worker processes), on SQLite
+and, with --postgres, on PostgreSQL. Figures only, never pass/fail.
 
-    .venv/bin/python bench/server.py [--records 600] [--postgres URL] [--load asyncio|threads]
+    .venv/bin/python bench/server.py [--records 600] [--postgres URL] [--workers 1 2]
+                                     [--load asyncio|threads]
 
 The load is closed loop with no think time: each annotator asks for its next record, submits an
 answer as soon as it arrives, and asks again, until the server has nothing left for it (204).
@@ -11,7 +13,8 @@ answer as soon as it arrives, and asks again, until the server has nothing left 
 connection written and read with plain asyncio streams, so the load generator takes little of
 the CPU it shares with the server; `threads` runs one thread per annotator with
 synthloop.Client (httpx), the way a Python caller would, which costs the generator several
-times more CPU. Server CPU per annotation is read from /proc for the server process.
+times more CPU. Server CPU per annotation is read from /proc for the server process and its
+workers.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,6 +48,14 @@ from synthloop.server.queue import enqueue
 OVERLAP = 3
 ANSWER = {"values": {"intent": "refund", "quality": 4}}
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass
+class Latencies:
+    """Seconds, as the client saw them: per annotation (next + submit) and per HTTP request."""
+
+    annotations: list[float] = field(default_factory=list)
+    requests: list[float] = field(default_factory=list)
 
 
 def prepare(db: str, records: int, annotators: int) -> list[str]:
@@ -98,7 +110,7 @@ class _Connection:
         self.writer.close()
 
 
-async def _annotator(url: str, token: str, latencies: list[float]) -> None:
+async def _annotator(url: str, token: str, latencies: Latencies) -> None:
     conn = _Connection(url, token)
     await conn.open()
     answer = orjson.dumps(ANSWER)
@@ -106,16 +118,19 @@ async def _annotator(url: str, token: str, latencies: list[float]) -> None:
         while True:
             start = time.perf_counter()
             status, reply = await conn.request("GET", "/api/datasets/bench/next")
+            got = time.perf_counter()
             if status == 204:
                 return
             record_id = orjson.loads(reply)["id"]
             await conn.request("POST", f"/api/records/{record_id}/responses", answer)
-            latencies.append(time.perf_counter() - start)
+            end = time.perf_counter()
+            latencies.annotations.append(end - start)
+            latencies.requests += [got - start, end - got]
     finally:
         conn.close()
 
 
-def asyncio_load(url: str, tokens: list[str], latencies: list[float]) -> None:
+def asyncio_load(url: str, tokens: list[str], latencies: Latencies) -> None:
     async def everyone() -> None:
         await asyncio.gather(*(_annotator(url, token, latencies) for token in tokens))
 
@@ -125,19 +140,22 @@ def asyncio_load(url: str, tokens: list[str], latencies: list[float]) -> None:
 # ---------------------------------------------------------------- threads load
 
 
-def _thread_annotator(url: str, token: str, latencies: list[float]) -> None:
+def _thread_annotator(url: str, token: str, latencies: Latencies) -> None:
     with synthloop.Client(url, token) as client:
         dataset = client.dataset("bench")
         while True:
             start = time.perf_counter()
             record = dataset.next()
+            got = time.perf_counter()
             if record is None:
                 return
             client.submit(record["id"], ANSWER["values"])
-            latencies.append(time.perf_counter() - start)
+            end = time.perf_counter()
+            latencies.annotations.append(end - start)  # list.append is atomic under the GIL
+            latencies.requests.extend((got - start, end - got))
 
 
-def threads_load(url: str, tokens: list[str], latencies: list[float]) -> None:
+def threads_load(url: str, tokens: list[str], latencies: Latencies) -> None:
     threads = [
         threading.Thread(target=_thread_annotator, args=(url, token, latencies)) for token in tokens
     ]
@@ -147,7 +165,7 @@ def threads_load(url: str, tokens: list[str], latencies: list[float]) -> None:
         thread.join()
 
 
-LOADS: dict[str, Callable[[str, list[str], list[float]], None]] = {
+LOADS: dict[str, Callable[[str, list[str], Latencies], None]] = {
     "asyncio": asyncio_load,
     "threads": threads_load,
 }
@@ -157,10 +175,11 @@ LOADS: dict[str, Callable[[str, list[str], list[float]], None]] = {
 
 
 @contextmanager
-def serve(db: str, log: Path) -> Iterator[tuple[str, int]]:
+def serve(db: str, log: Path, workers: int) -> Iterator[tuple[str, int]]:
     """`synthloop serve` on a free port until the block ends: (base URL, process id)."""
     port = _free_port()
     command = [sys.executable, "-m", "synthloop", "serve", "--db", db, "--port", str(port)]
+    command += ["--workers", str(workers)]
     with log.open("wb") as out:
         server = subprocess.Popen(command, stdout=out, stderr=out)
         url = f"http://127.0.0.1:{port}"
@@ -194,32 +213,38 @@ def _wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path) -> None
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux; 0 elsewhere)."""
+    """User + system CPU time so far of a process and its running descendants (uvicorn's
+    workers are children of the server process); Linux, 0 elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    own = (int(fields[11]) + int(fields[12])) / _TICKS
+    return own + sum(_cpu_seconds(int(child)) for child in children)
 
 
 # ---------------------------------------------------------------- one row
 
 
-def run(db: str, annotators: int, records: int, load: str, log: Path) -> str:
+def run(db: str, annotators: int, records: int, load: str, workers: int, log: Path) -> str:
     tokens = prepare(db, records, annotators)
-    latencies: list[float] = []
-    with serve(db, log) as (url, pid):
+    latencies = Latencies()
+    with serve(db, log, workers) as (url, pid):
         server_cpu, own_cpu = _cpu_seconds(pid), time.process_time()
         start = time.perf_counter()
         LOADS[load](url, tokens, latencies)
         elapsed = time.perf_counter() - start
         server_cpu, own_cpu = _cpu_seconds(pid) - server_cpu, time.process_time() - own_cpu
-    done = len(latencies)
+    done = len(latencies.annotations)
     expected = records * min(annotators, OVERLAP)
-    cuts = statistics.quantiles(latencies, n=100)
+    per_annotation = statistics.quantiles(latencies.annotations, n=100)
+    per_request = statistics.quantiles(latencies.requests, n=100)
     return (
-        f"{annotators:>3} annotators: {done:>5} annotations in {elapsed:6.2f} s = "
-        f"{done / elapsed:6.1f}/s   p50 {cuts[49] * 1000:6.1f} ms   p99 {cuts[98] * 1000:6.1f} ms"
+        f"{workers} worker{'s' if workers > 1 else ' '} {annotators:>3} annotators: {done:>5} "
+        f"annotations in {elapsed:6.2f} s = {done / elapsed:6.1f}/s   per annotation "
+        f"p50 {per_annotation[49] * 1000:5.1f} ms p99 {per_annotation[98] * 1000:5.1f} ms   "
+        f"per request p50 {per_request[49] * 1000:5.1f} ms p99 {per_request[98] * 1000:5.1f} ms"
         f"   CPU per annotation: server {server_cpu / done * 1000:4.2f} ms, "
         f"load {own_cpu / done * 1000:4.2f} ms"
         + ("" if done == expected else f"   (expected {expected} annotations!)")
@@ -255,6 +280,13 @@ def main() -> None:
     )
     parser.add_argument("--load", choices=sorted(LOADS), default="asyncio")
     parser.add_argument("--annotators", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="uvicorn worker processes (synthloop serve --workers); a row per count",
+    )
     args = parser.parse_args()
     print(f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
     how = {
@@ -262,20 +294,27 @@ def main() -> None:
         "threads": "one thread per annotator with synthloop.Client (httpx)",
     }[args.load]
     print(
-        f"{args.records} queued records, overlap {OVERLAP}, one server worker (uvicorn).\n"
+        f"{args.records} queued records, overlap {OVERLAP}, `synthloop serve --workers N` "
+        "(uvicorn worker processes).\n"
         f"Load: {how}, all in this one process on the same machine; closed loop (next, "
-        "submit, next ...; no think time). Latency = next + submit as the client sees it.\n"
-        "Little's law: with N closed-loop annotators, mean latency = N / throughput."
+        "submit, next ...; no think time).\nLatency as the client sees it: per annotation = "
+        "one next + one submit; per request = one HTTP request (a next or a submit).\n"
+        "Little's law: with N closed-loop annotators, mean latency per annotation = "
+        "N / throughput."
     )
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "server.log"
-        for annotators in args.annotators:
-            db = str(Path(tmp) / f"bench-{annotators}.db")
-            print("sqlite  ", run(db, annotators, args.records, args.load, log), flush=True)
-        if args.postgres:
+        for n, workers in enumerate(args.workers):
             for annotators in args.annotators:
-                with postgres_schema(args.postgres) as db:
-                    print("postgres", run(db, annotators, args.records, args.load, log), flush=True)
+                db = str(Path(tmp) / f"bench-{n}-{workers}-{annotators}.db")
+                row = run(db, annotators, args.records, args.load, workers, log)
+                print("sqlite  ", row, flush=True)
+        if args.postgres:
+            for workers in args.workers:
+                for annotators in args.annotators:
+                    with postgres_schema(args.postgres) as db:
+                        row = run(db, annotators, args.records, args.load, workers, log)
+                        print("postgres", row, flush=True)
 
 
 if __name__ == "__main__":
