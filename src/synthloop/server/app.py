@@ -5,6 +5,7 @@ uvicorn --factory synthloop.server.app:app_from_env      ($SYNTHLOOP_DB names th
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,12 @@ def create_app(db: str | os.PathLike[str] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = open_store(db)
+        # Everything loaded so far (modules, the app, SQLAlchemy's compiled statements) lives as
+        # long as the server: freezing it spares every full collection from walking it again.
+        # The oldest generation's collections ran mid-request and showed in the tail (32
+        # annotators, bench/server.py: p99 105 -> 85 ms in 3 paired runs).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
