@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -218,3 +219,15 @@ def test_a_refusal_says_whether_assigning_would_help(
     reviewer = api.post("/api/datasets/support/queue", headers=_as(tokens["rev"])).json()
     assert "no reviewer may" in reviewer["error"]["message"]
     assert "assign" not in reviewer["error"]["message"]
+
+
+def test_a_non_member_is_refused_alike_whether_the_dataset_exists(
+    api: TestClient, tokens: dict[str, str]
+) -> None:
+    """next leaves the membership check to the queue's transaction; the refusal a non-member
+    gets must still not tell an existing dataset from a missing one."""
+    cy = _as(tokens["cy"])
+    existing = api.get("/api/datasets/support/next", headers=cy)
+    missing = api.get("/api/datasets/nope/next", headers=cy)
+    assert existing.status_code == missing.status_code == 403
+    assert existing.json() == orjson.loads(missing.content.replace(b"nope", b"support"))

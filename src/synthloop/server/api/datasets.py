@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from synthloop.accounts import User, can
+from synthloop.errors import DatasetNotFound, NotAMember
 from synthloop.server.auth import CurrentUser, StoreDep, require
 from synthloop.server.blocking import run_blocking
 from synthloop.server.errors import ApiError
@@ -72,9 +73,15 @@ async def next_record(name: str, user: CurrentUser, store: StoreDep) -> Any:
 
 
 def _next_record(name: str, user: User, store: Store) -> Any:
-    require(user, "annotate", name, store)
-    dataset = store.dataset(name)
-    record = lease_next(dataset, user)
+    # lease_next refuses a non-member in its own transaction, so membership is not looked up
+    # beforehand too. A refusal, or a dataset that does not exist, gets require's 403 for
+    # non-members either way: they cannot tell which dataset names exist.
+    try:
+        dataset = store.dataset(name)
+        record = lease_next(dataset, user)
+    except (DatasetNotFound, NotAMember):
+        require(user, "annotate", name, store)
+        raise
     if record is None:
         return Response(status_code=204)
     return record_out(dataset, record)
