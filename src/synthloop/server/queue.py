@@ -9,7 +9,9 @@ out, the record can come back to the same annotator, with the draft, to finish.
 
 How that holds under concurrency:
 - SQLite: every queue write runs in `BEGIN IMMEDIATE`, so leasing is serialised by the database
-  write lock and the counts a leaser reads cannot change under it.
+  write lock and the counts a leaser reads cannot change under it. (Queue writers also queue on
+  a lock file beside the database first, which only makes waiting cheaper: see
+  `write_transaction`.)
 - PostgreSQL: a leaser locks the candidate record row (`FOR UPDATE SKIP LOCKED`) and only then
   counts its leases and responses in a fresh statement; submit locks the row too. Counting per
   record is serialised while different records are leased in parallel.
@@ -20,6 +22,8 @@ call cost more than running them.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -503,9 +507,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     # AUTOCOMMIT stops pysqlite from issuing its own BEGIN, so ours is the transaction
     # (SQLAlchemy's pysqlite "serializable isolation" recipe, for this connection only; the
     # pool restores the isolation level when the connection goes back).
-    # Threads of one process queue on a lock first: SQLite's busy handler makes a waiting writer
-    # sleep in growing steps (up to 100 ms) and retry, which under 32 annotators turned waits of
-    # a millisecond into p99 latencies of seconds. Other processes still meet SQLite's own lock.
+    # Queue writers queue on a lock first: SQLite's busy handler makes a waiting writer sleep in
+    # growing steps (up to 100 ms) and retry, which under 32 annotators turned waits of a
+    # millisecond into p99 latencies of seconds. See _writer_lock.
     with (
         _writer_lock(engine),
         engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
@@ -519,12 +523,75 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.exec_driver_sql("COMMIT")
 
 
-_WRITER_LOCKS: dict[str, threading.Lock] = {}
+class _WriterLock:
+    """Queue writers to one SQLite database take turns here before BEGIN IMMEDIATE: threads of
+    this process on a threading.Lock, then processes (several server workers) on an exclusive
+    flock of the file `<database>-lock`, which the kernel hands to the next waiter the moment it
+    is released. flock excludes open file descriptions, not threads, hence both: one descriptor
+    per process, used by one thread at a time.
+
+    Correctness never rests on this lock: BEGIN IMMEDIATE still serialises writers, including
+    those that do not take it (imports, the CLI). Without the lock file (an in-memory database,
+    a directory we may not create files in, or no flock on this platform), only the threads of
+    one process queue here, and other processes meet SQLite's busy handler.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = f"{database}-lock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fd = self._descriptor()
+            if fd is not None:
+                _flock(fd, exclusive=True)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._fd is not None and self._pid == os.getpid():
+                _flock(self._fd, exclusive=False)
+        finally:
+            self._threads.release()
+
+    def _descriptor(self) -> int | None:
+        """This process's descriptor of the lock file, opened on first use (and again in a
+        forked child, which must not share its parent's: a shared one would not exclude)."""
+        if self._path is None or sys.platform == "win32":
+            return None
+        if self._pid != os.getpid():
+            self._pid, self._fd = os.getpid(), None
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            except OSError:
+                self._path = None  # e.g. a read-only directory: threads only, as documented
+        return self._fd
 
 
-def _writer_lock(engine: Engine) -> threading.Lock:
+def _flock(fd: int, exclusive: bool) -> None:
+    if sys.platform != "win32":
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_UN)
+
+
+_WRITER_LOCKS: dict[str, _WriterLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> _WriterLock:
     """One lock per SQLite database file in this process."""
-    return _WRITER_LOCKS.setdefault(str(engine.url), threading.Lock())
+    key = str(engine.url)
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITER_LOCKS[key] = _WriterLock(engine.url.database)
+        return lock
 
 
 def _overlap(dataset: Dataset) -> int:
