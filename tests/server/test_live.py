@@ -77,11 +77,17 @@ def _stored(db: str) -> list[tuple[int, str, str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
 def test_concurrent_annotators_over_http(
-    db_url: str, settings: synthloop.Settings, tmp_path: Path
+    db_url: str, settings: synthloop.Settings, tmp_path: Path, workers: int
 ) -> None:
+    """With two server processes too: on SQLite their queue writes take turns on the lock file
+    and on BEGIN IMMEDIATE, and the guarantees must hold across processes."""
     tokens = _prepare(db_url, settings)
-    with serve(db_url, tmp_path / "server.log") as url, ThreadPoolExecutor(1) as loop_thread:
+    with (
+        serve(db_url, tmp_path / "server.log", workers=workers) as url,
+        ThreadPoolExecutor(1) as loop_thread,
+    ):
         # The crowd's event loop runs in a thread of its own: a sync Playwright session (the
         # browser tests) keeps a loop running in the main thread, where asyncio.run would refuse.
         acked = loop_thread.submit(lambda: asyncio.run(_crowd(url, tokens))).result()
