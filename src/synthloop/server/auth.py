@@ -38,7 +38,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
+    # async although it awaits nothing: FastAPI runs a plain-def dependency in the threadpool,
+    # a thread hand-off on every request for an attribute read.
     store: Store = request.app.state.store
     return store
 
