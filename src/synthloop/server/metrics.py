@@ -3,6 +3,7 @@ gauges read at scrape time. Each server worker keeps its own counters."""
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import defaultdict
@@ -29,7 +30,7 @@ class Metrics:
         with self._lock:
             self.requests[(method, route, status)] += 1
             counts = self.latency.setdefault((method, route), [0] * (len(BUCKETS) + 1))
-            counts[next((i for i, b in enumerate(BUCKETS) if seconds <= b), len(BUCKETS))] += 1
+            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
             self.latency_sum[(method, route)] += seconds
 
     def submitted(self, status: str) -> None:

@@ -200,9 +200,12 @@ def submit(
     values: Mapping[str, Any],
     status: str = "submitted",
     duration: float | None = None,
+    *,
+    members_only: bool = False,
 ) -> Response:
     """Store the user's response to a record and end their lease, in one transaction; `user` is
-    a User or a username.
+    a User or a username. With `members_only`, NotAMember when they are neither a member of the
+    dataset nor an owner (checked in that transaction: the server asks no separate read).
 
     Every value is checked against its question, and required questions must be answered when
     `status` is "submitted"; InvalidResponse lists every problem and nothing is stored. A second
@@ -219,6 +222,8 @@ def submit(
     answer = {k: v for k, v in values.items() if v is not None}
     with write_transaction(dataset.engine) as conn:
         who = _resolve(conn, user)
+        if members_only:
+            _check_member(conn, dataset, who)
         record = _answerable(conn, dataset, record_id)
         _validate(dataset, answer, record.fields, status, str(record.external_id))
         saved = {"record": record_id, "user": who.id}

@@ -22,6 +22,8 @@ _HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 _NO_CSP = ("/docs", "/redoc")
+# Built once: the headers every response gets, with and without the policy.
+_WITH_CSP = [*_HEADERS, (b"content-security-policy", CSP.encode())]
 
 
 class SecurityHeaders:
@@ -34,13 +36,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(_HEADERS)
-        if not scope["path"].startswith(_NO_CSP):
-            extra.append((b"content-security-policy", CSP.encode()))
+        extra = _HEADERS if scope["path"].startswith(_NO_CSP) else _WITH_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

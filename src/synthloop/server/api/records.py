@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from synthloop.accounts import User
+from synthloop.accounts.policy import role_allows
+from synthloop.errors import NotAMember
 from synthloop.records import Response
 from synthloop.server.auth import CurrentUser, StoreDep, require
 from synthloop.server.blocking import run_blocking
@@ -29,5 +31,14 @@ async def submit_response(
 
 def _submit(record_id: int, body: ResponseIn, user: User, store: Store) -> Response:
     dataset = store.dataset_of_record(record_id)
-    require(user, "annotate", dataset.name, store)
-    return submit(dataset, record_id, user, body.values, body.status, body.duration)
+    # submit checks membership in its own transaction, so it is not looked up beforehand too
+    # (the role's grant needs no lookup); a refusal gets require's 403 with its advice.
+    if not role_allows(user.role, "annotate"):
+        require(user, "annotate", dataset.name, store)
+    try:
+        return submit(
+            dataset, record_id, user, body.values, body.status, body.duration, members_only=True
+        )
+    except NotAMember:
+        require(user, "annotate", dataset.name, store)
+        raise
