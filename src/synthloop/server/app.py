@@ -10,6 +10,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from synthloop.server import pages
 from synthloop.server.api import dataset_records, datasets, records
+from synthloop.server.auth import COOKIE
 from synthloop.server.errors import install
 from synthloop.server.metrics import Metrics, MetricsMiddleware
 from synthloop.server.pages.common import LoginRequired, PageError, login_redirect, page_error
@@ -59,7 +61,32 @@ def create_app(db: str | os.PathLike[str] | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_api_route("/metrics", _metrics, methods=["GET"], response_class=PlainTextResponse)
+    _document_auth(app)
     return app
+
+
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "An API token."},
+    "session": {"type": "apiKey", "in": "cookie", "name": COOKIE, "description": "After /login."},
+}
+
+
+def _document_auth(app: FastAPI) -> None:
+    """List the two ways in on every /api operation of the OpenAPI schema: `current_user` reads
+    the header and cookie from the request itself, so FastAPI cannot see them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
+            for path, item in schema["paths"].items():
+                if path.startswith("/api/"):
+                    for operation in item.values():
+                        operation["security"] = [{"bearer": []}, {"session": []}]
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:

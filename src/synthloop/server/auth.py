@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from synthloop.accounts import User, can, user_for_token
 from synthloop.accounts.policy import role_allows
@@ -48,11 +48,13 @@ async def get_store(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-async def current_user(
-    request: Request, store: StoreDep, authorization: Annotated[str | None, Header()] = None
-) -> User:
+async def current_user(request: Request) -> User:
     """The caller; 401 when neither a valid token nor a session comes with the request, 403
     when a session's state-changing request lacks its CSRF token."""
+    # The store and the header are read here rather than declared as a dependency and a Header()
+    # parameter: FastAPI solves and validates each of those on every request.
+    store: Store = request.app.state.store
+    authorization = request.headers.get("authorization")
     if authorization is None and request.cookies.get(COOKIE):
         session = page_session(request, store)
         if session is not None:
