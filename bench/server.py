@@ -24,7 +24,6 @@ import asyncio
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from sqlalchemy import create_engine, text
 
@@ -44,6 +42,10 @@ import synthloop
 from synthloop.accounts import assign, create_user
 from synthloop.demo import SETTINGS
 from synthloop.server.queue import enqueue
+
+# The same server launcher the tests use (tests/server is not a package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
+from live import serve_process
 
 OVERLAP = 3
 ANSWER = {"values": {"intent": "refund", "quality": 4}}
@@ -177,39 +179,8 @@ LOADS: dict[str, Callable[[str, list[str], Latencies], None]] = {
 @contextmanager
 def serve(db: str, log: Path, workers: int) -> Iterator[tuple[str, int]]:
     """`synthloop serve` on a free port until the block ends: (base URL, process id)."""
-    port = _free_port()
-    command = [sys.executable, "-m", "synthloop", "serve", "--db", db, "--port", str(port)]
-    command += ["--workers", str(workers)]
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=out)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_up(server, url, log)
-            yield url, server.pid
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"server exited {server.returncode}: {log.read_text()}")
-        try:
-            if httpx.get(f"{url}/metrics", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"server did not answer within 60 s: {log.read_text()}")
+    with serve_process(db, log, workers, wait=60) as (url, server):
+        yield url, server.pid
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -22,6 +22,15 @@ def free_port() -> int:
 @contextmanager
 def serve(db: str, log: Path, workers: int = 1, wait: float = 30.0) -> Iterator[str]:
     """Run the server until the block ends; yields its base URL once it answers."""
+    with serve_process(db, log, workers, wait) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    db: str, log: Path, workers: int = 1, wait: float = 30.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As `serve`, yielding the process too (bench/server.py reads its CPU time)."""
     port = free_port()
     command = [sys.executable, "-m", "synthloop", "serve", "--db", db, "--port", str(port)]
     with log.open("wb") as out:
@@ -29,7 +38,7 @@ def serve(db: str, log: Path, workers: int = 1, wait: float = 30.0) -> Iterator[
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(server, url, wait, log)
-            yield url
+            yield url, server
         finally:
             server.terminate()
             try:
