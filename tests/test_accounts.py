@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import synthloop
 from synthloop import accounts
 from synthloop.accounts import User, assign, authenticate, can, create_user, members
+from synthloop.accounts.policy import actions_on
 from synthloop.cli import app
 from synthloop.errors import SynthloopError, UnknownUsers, UserExists
 from synthloop.store import tables as t
@@ -169,6 +170,16 @@ def test_permission_matrix(
 ) -> None:
     dataset = "support" if member else "other"
     assert can(_user(policy_store, role), action, dataset, policy_store) is allowed
+
+
+@pytest.mark.parametrize("role", accounts.ROLES)
+@pytest.mark.parametrize("dataset", ["support", "other", None])
+def test_actions_on_is_can_for_every_action(
+    policy_store: synthloop.Store, role: str, dataset: str | None
+) -> None:
+    user = _user(policy_store, role)
+    expected = {a for a in accounts.ACTIONS if can(user, a, dataset, policy_store)}
+    assert actions_on(user, dataset, policy_store) == expected
 
 
 @pytest.mark.parametrize("role", accounts.ROLES)

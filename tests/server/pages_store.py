@@ -76,11 +76,16 @@ def build(db_url: str) -> dict[str, int]:
     return ids
 
 
-def login(client: TestClient, username: str) -> str:
-    """Log in through the form; returns the session's CSRF token."""
+def login_form_token(client: TestClient) -> str:
+    """The CSRF token of a fresh login form (its cookie is now on the client)."""
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
     assert token is not None
-    data = {"username": username, "password": PASSWORD, "csrf_token": token[1]}
+    return token[1]
+
+
+def login(client: TestClient, username: str) -> str:
+    """Log in through the form; returns the session's CSRF token."""
+    data = {"username": username, "password": PASSWORD, "csrf_token": login_form_token(client)}
     assert client.post("/login", data=data, follow_redirects=False).status_code == 303
     meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get("/").text)
     assert meta is not None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
-from pages_store import PASSWORD, login
+from pages_store import PASSWORD, login, login_form_token
 
 import synthloop
 from synthloop.accounts import assign, create_user
@@ -37,10 +36,8 @@ def test_pages_need_a_session_and_come_back_after_login(web: TestClient) -> None
 
 
 def test_the_session_cookie_is_httponly_and_samesite(web: TestClient) -> None:
-    form = web.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token is not None
-    data = {"username": "ana", "password": PASSWORD, "csrf_token": token[1]}
+    token = login_form_token(web)
+    data = {"username": "ana", "password": PASSWORD, "csrf_token": token}
     reply = web.post("/login", data=data, follow_redirects=False)
     cookie = next(v for k, v in reply.headers.multi_items() if k == "set-cookie" and "session" in v)
     assert "HttpOnly" in cookie
@@ -87,10 +84,8 @@ def test_a_login_form_without_its_own_token_is_refused(web: TestClient) -> None:
 
 def test_a_wrong_password_says_nothing_about_which_part(web: TestClient) -> None:
     for username in ("ana", "nobody"):
-        form = web.get("/login").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-        assert token is not None
-        data = {"username": username, "password": "wrong password", "csrf_token": token[1]}
+        token = login_form_token(web)
+        data = {"username": username, "password": "wrong password", "csrf_token": token}
         reply = web.post("/login", data=data)
         assert reply.status_code == 400
         assert "Unknown user name or wrong password." in reply.text
@@ -98,10 +93,8 @@ def test_a_wrong_password_says_nothing_about_which_part(web: TestClient) -> None
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
 def test_login_never_forwards_to_another_site(web: TestClient, target: str) -> None:
-    form = web.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token is not None
-    data = {"username": "ana", "password": PASSWORD, "csrf_token": token[1], "next": target}
+    token = login_form_token(web)
+    data = {"username": "ana", "password": PASSWORD, "csrf_token": token, "next": target}
     reply = web.post("/login", data=data, follow_redirects=False)
     assert reply.headers["location"] == "/"
 

@@ -11,7 +11,7 @@ from synthloop.accounts.credentials import User
 from synthloop.accounts.membership import is_member
 from synthloop.store.store import Store
 
-__all__ = ["ACTIONS", "can", "role_allows"]
+__all__ = ["ACTIONS", "actions_on", "can", "role_allows"]
 
 ACTIONS = ("annotate", "review", "dashboard", "manage", "read_responses")
 
@@ -40,3 +40,14 @@ def role_allows(role: str, action: str) -> bool:
     """Whether `role` grants `action` at all (membership aside): tells "assign them" from "give
     them another role" when access is refused."""
     return action in _GRANTS.get(role, frozenset())
+
+
+def actions_on(user: User, dataset_name: str | None, store: Store) -> frozenset[str]:
+    """Every action `user` may do on the dataset, with one membership lookup: what a page that
+    shows several links asks, instead of calling `can` once per link."""
+    granted = _GRANTS.get(user.role, frozenset())
+    if user.role == "owner":
+        return granted
+    if dataset_name is None or not granted or not is_member(store, user, dataset_name):
+        return frozenset()
+    return granted

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from synthloop.accounts import can
+from synthloop.accounts.policy import actions_on
 from synthloop.accounts.sessions import Session
 from synthloop.server.auth import StoreDep, check_csrf, page_session
 from synthloop.server.render import markdown
@@ -81,10 +82,8 @@ def page(
 ) -> HTMLResponse:
     """Render `template` with the session, the dataset's permissions and `context`."""
 
-    def allowed(action: str) -> bool:
-        return session is not None and can(session.user, action, dataset, store)
-
-    values = {"session": session, "dataset_name": dataset, "can": allowed, **context}
+    granted = frozenset() if session is None else actions_on(session.user, dataset, store)
+    values = {"session": session, "dataset_name": dataset, "can": granted.__contains__, **context}
     return templates.TemplateResponse(request, template, values, status_code=status_code)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from synthloop.accounts import can
+from synthloop.accounts.policy import actions_on
 from synthloop.server.auth import StoreDep
 from synthloop.server.pages.common import PageSession, page
 
@@ -17,7 +17,8 @@ def home(request: Request, session: PageSession, store: StoreDep) -> HTMLRespons
     user = session.user
     rows = []
     for dataset in store.datasets():
-        if not can(user, "annotate", dataset.name, store):
+        granted = actions_on(user, dataset.name, store)
+        if "annotate" not in granted:
             continue
         counts = dataset.count(by="status")
         rows.append(
@@ -25,8 +26,8 @@ def home(request: Request, session: PageSession, store: StoreDep) -> HTMLRespons
                 "name": dataset.name,
                 "counts": counts,
                 "total": sum(counts.values()),
-                "review": can(user, "review", dataset.name, store),
-                "dashboard": can(user, "dashboard", dataset.name, store),
+                "review": "review" in granted,
+                "dashboard": "dashboard" in granted,
             }
         )
     return page(request, "home.html", session, store, datasets=rows)
