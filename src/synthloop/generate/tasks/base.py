@@ -191,6 +191,28 @@ class Task(abc.ABC):
         """The JSON schema asked of the model, from `output`."""
         return None if self.output is None else self.output.model_json_schema()
 
+    def parse(self, text: str) -> dict[str, Any] | None:
+        """The answer's value for `build`: None for free text; for a structured output, the
+        `output` model's dump of the JSON answer. Raises ValueError (pydantic's
+        ValidationError is one) saying what is wrong, which is sent back to the model."""
+        if self.output is None:
+            return None
+        return self.output.model_validate_json(text).model_dump()
+
+    def reask(self, request: Request, answer: str, error: str) -> Request:
+        """The request that asks again after `answer` failed validation with `error`: the
+        conversation so far, the answer, and the error to fix."""
+        messages = (
+            *request.messages,
+            {"role": "assistant", "content": answer},
+            {
+                "role": "user",
+                "content": "That answer is not valid: "
+                f"{error}\nAnswer again with only JSON that matches the schema.",
+            },
+        )
+        return Request(messages, request.params, request.schema)
+
     def request(self, seed_offset: int = 0, **context: Any) -> Request:
         """A request rendering this task's template with `context`; `seed_offset` (with the
         recipe's seed) tells apart requests that would otherwise be identical."""
