@@ -14,7 +14,9 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -e .
 	touch $@
 
+# torch before the rest: the CPU build, so the transformers extra never pulls a CUDA one.
 $(VENV)/.dev-installed: pyproject.toml | $(PY)
+	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
