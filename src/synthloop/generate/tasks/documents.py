@@ -60,16 +60,20 @@ _SKIPPED_TAGS = frozenset({"script", "style", "template", "noscript"})
 
 
 def read_folder(path: str | Path) -> Iterator[SourceItem]:
-    """Each .txt, .md and .html (or .htm) file under `path`, in sorted order of its path relative
-    to `path` (a posix path, also the item's id). Fields: `text` (HTML reduced to text),
-    `path`, `format` ("txt", "md" or "html"). A file that is not UTF-8 raises SynthloopError."""
+    """Each .txt, .md and .html (or .htm) file under `path`, hidden ones aside, in sorted order
+    of its path relative to `path` (a posix path, also the item's id). Fields: `text` (HTML
+    reduced to text), `path`, `format` ("txt", "md" or "html"). A file that is not UTF-8 raises
+    SynthloopError."""
     root = Path(path)
     if not root.is_dir():
         raise SynthloopError(f"document folder {str(root)!r} does not exist or is not a folder")
     files = sorted(
         (p.relative_to(root).as_posix(), p)
         for p in root.rglob("*")
-        if p.suffix.lower() in FORMATS and p.is_file()
+        if p.suffix.lower() in FORMATS
+        and p.is_file()
+        # hidden files and folders (.git, .cache...) are tooling, not documents
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
     for rel, file in files:
         fmt = FORMATS[file.suffix.lower()]
