@@ -94,6 +94,8 @@ def test_the_whole_flow_with_json_output(tmp_path: Path, settings_file: Path) ->
         "records": 3,
         "by_status": {"pending": 3},
         "by_source": {"imported": 3},
+        "failed_by_reason": {},
+        "rejected_by_reason": {},
     }
 
     out = tmp_path / "out.jsonl"

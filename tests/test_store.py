@@ -169,7 +169,7 @@ def test_count_by_status_and_source(dataset: synthloop.Dataset) -> None:
 
 
 def test_count_by_something_else(sqlite_dataset: synthloop.Dataset) -> None:
-    with pytest.raises(SynthloopError, match=r"count\(by='user'\): can count by 'status' or"):
+    with pytest.raises(SynthloopError, match=r"count\(by='user'\): can count by 'status', 'sou"):
         sqlite_dataset.count(by="user")
 
 

@@ -153,7 +153,7 @@ def status(
     db: Db = None,
     as_json: Json = False,
 ) -> None:
-    """Record counts by status and by source."""
+    """Record counts by status and by source, and failed and rejected records by reason."""
     store = open_or_fail(db, as_json)
     with user_errors(as_json):
         ds = store.dataset(name)
@@ -162,6 +162,8 @@ def status(
             "records": ds.count(),
             "by_status": ds.count(by="status"),
             "by_source": ds.count(by="source"),
+            "failed_by_reason": ds.count(by="reason", status="failed"),
+            "rejected_by_reason": ds.count(by="reason", status="rejected"),
         }
     if as_json:
         print_json(summary)
@@ -169,6 +171,9 @@ def status(
     out.print(f"{name}: {summary['records']:,} records", markup=False)
     out.print(counts_table("by status", summary["by_status"]))
     out.print(counts_table("by source", summary["by_source"]))
+    for kind in ("failed", "rejected"):
+        if summary[f"{kind}_by_reason"]:
+            out.print(counts_table(f"{kind} by reason", summary[f"{kind}_by_reason"]))
 
 
 def demo(

@@ -27,7 +27,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from synthloop.generate.llm.base import (
     Backend,
@@ -41,7 +41,7 @@ from synthloop.generate.llm.base import (
     ServerError,
 )
 
-__all__ = ["Result", "RunReport", "results_to_rows", "retryable", "run"]
+__all__ = ["Failed", "Result", "RunReport", "Sender", "pool", "results_to_rows", "retryable", "run"]
 
 OVERLOAD_STATUSES = frozenset({503, 529})
 
@@ -136,6 +136,131 @@ def _overloaded(error: BackendError | None) -> bool:
     )
 
 
+class Sender:
+    """Sends requests through `backend` under the adaptive limit, retrying as the module
+    docstring says. `send` returns the completion or raises `Failed` with the last error; the
+    counts go to `report`. One Sender serves every worker of a run (one limit per backend)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        report: RunReport,
+        *,
+        concurrency: int = 50,
+        max_retries: int = 5,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        timeout: float | None = None,
+        recover_after: int = 10,
+        bad_response_retries: int = 0,
+        seed: int = 0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.backend, self.report = backend, report
+        self.max_retries, self.base_delay, self.max_delay = max_retries, base_delay, max_delay
+        self.timeout, self.bad_response_retries = timeout, bad_response_retries
+        self.limiter = _Limiter(concurrency, concurrency, max(recover_after, 1), report)
+        self.rng = random.Random(seed)
+
+    async def _attempt(self, request: Request) -> Completion:
+        if self.timeout is None:
+            return await self.backend.complete(request)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self.backend.complete(request)
+        except TimeoutError:
+            raise RequestTimeout(self.timeout) from None
+
+    async def send(self, request: Request) -> tuple[Completion, int]:
+        """The completion and the number of requests sent for it; raises `Failed`."""
+        attempts = 0
+        report = self.report
+        while True:
+            await self.limiter.acquire()
+            attempts += 1
+            report.requests_sent += 1
+            error: BackendError | None = None
+            completion: Completion | None = None
+            try:
+                completion = await self._attempt(request)
+            except BackendError as exc:
+                error = exc
+            finally:
+                await self.limiter.release(completion is not None, _overloaded(error))
+            if completion is not None:
+                return completion, attempts
+            assert error is not None
+            retries_left = attempts <= self.max_retries
+            if not (retries_left and retryable(error, attempts, self.bad_response_retries)):
+                raise Failed(error, attempts)
+            delay = self.rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempts - 1)))
+            if isinstance(error, RateLimited) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)
+            report.retries += 1
+            report.waited += delay
+            await asyncio.sleep(delay)
+
+
+class Failed(Exception):
+    """A request that ended without a completion after `attempts` requests: `error` says why."""
+
+    def __init__(self, error: BackendError, attempts: int) -> None:
+        super().__init__(str(error))
+        self.error, self.attempts = error, attempts
+
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+async def pool(
+    items: Iterable[_In],
+    work: Callable[[_In], Awaitable[_Out]],
+    *,
+    workers: int,
+    on_result: Callable[[list[_Out]], Awaitable[object] | object] | None = None,
+    batch_size: int = 100,
+    flush_interval: float = 1.0,
+) -> None:
+    """Run `work` over `items` with `workers` tasks; hand results to `on_result` in batches of
+    at most `batch_size` (sooner when `flush_interval` seconds have passed), the rest at the
+    end. An exception from `work` or `on_result` stops every worker and is raised."""
+    source: Iterator[_In] = iter(items)
+    buffer: list[_Out] = []
+    flush_lock = asyncio.Lock()
+    loop = asyncio.get_running_loop()
+    last_flush = loop.time()
+
+    async def flush(force: bool) -> None:
+        nonlocal last_flush
+        async with flush_lock:
+            last_flush = loop.time()
+            while buffer and (force or len(buffer) >= batch_size):
+                batch = buffer[:batch_size]
+                del buffer[:batch_size]
+                if on_result is not None:
+                    outcome = on_result(batch)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+
+    async def worker() -> None:
+        for item in source:  # one shared iterator: each item goes to one worker
+            buffer.append(await work(item))
+            if len(buffer) >= batch_size:
+                await flush(False)
+            elif loop.time() - last_flush >= flush_interval:
+                await flush(True)
+
+    try:
+        async with asyncio.TaskGroup() as group:  # one failing worker cancels the others
+            for _ in range(workers):
+                group.create_task(worker())
+    except BaseExceptionGroup as errors:
+        raise errors.exceptions[0] from None  # the caller's error, not a group of one
+    await flush(True)
+
+
 async def run(
     backend: Backend,
     items: Iterable[tuple[str, Request]],
@@ -159,90 +284,48 @@ async def run(
     `flush_interval` seconds have passed since the last batch), and the rest at the end. An
     exception from `on_result` or an unexpected one from the backend stops the run and is raised.
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
     report = RunReport()
-    limiter = _Limiter(concurrency, concurrency, max(recover_after, 1), report)
-    rng = random.Random(seed)
-    source: Iterator[tuple[str, Request]] = iter(items)
-    buffer: list[Result] = []
-    flush_lock = asyncio.Lock()
-    loop = asyncio.get_running_loop()
-    last_flush = loop.time()
+    sender = Sender(
+        backend,
+        report,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        timeout=timeout,
+        recover_after=recover_after,
+        bad_response_retries=bad_response_retries,
+        seed=seed,
+    )
 
-    async def flush(force: bool) -> None:
-        nonlocal last_flush
-        async with flush_lock:
-            last_flush = loop.time()
-            while buffer and (force or len(buffer) >= batch_size):
-                batch = buffer[:batch_size]
-                del buffer[:batch_size]
-                if on_result is not None:
-                    outcome = on_result(batch)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-
-    async def attempt(request: Request) -> Completion:
-        if timeout is None:
-            return await backend.complete(request)
-        try:
-            async with asyncio.timeout(timeout):
-                return await backend.complete(request)
-        except TimeoutError:
-            raise RequestTimeout(timeout) from None
-
-    async def one(key: str, request: Request) -> Result:
+    async def one(item: tuple[str, Request]) -> Result:
+        key, request = item
+        report.inputs += 1
         result = Result(key=key, request=request)
-        while True:
-            await limiter.acquire()
-            result.attempts += 1
-            report.requests_sent += 1
-            error: BackendError | None = None
-            try:
-                result.completion = await attempt(request)
-            except BackendError as exc:
-                error = exc
-            finally:
-                await limiter.release(result.completion is not None, _overloaded(error))
-            if error is None:
-                return result
-            retries_left = result.attempts <= max_retries
-            if not (retries_left and retryable(error, result.attempts, bad_response_retries)):
-                result.reason = error.reason
-                result.detail = str(error)[:500]
-                if isinstance(error, BadResponse):
-                    result.raw = error.raw
-                return result
-            delay = rng.uniform(0, min(max_delay, base_delay * 2 ** (result.attempts - 1)))
-            if isinstance(error, RateLimited) and error.retry_after is not None:
-                delay = max(delay, error.retry_after)
-            report.retries += 1
-            report.waited += delay
-            await asyncio.sleep(delay)
+        try:
+            result.completion, result.attempts = await sender.send(request)
+        except Failed as failed:
+            error = failed.error
+            result.attempts = failed.attempts
+            result.reason = error.reason
+            result.detail = str(error)[:500]
+            if isinstance(error, BadResponse):
+                result.raw = error.raw
+            report.failed[result.reason or "backend_error"] += 1
+            return result
+        report.ok += 1
+        report.prompt_tokens += result.completion.prompt_tokens
+        report.completion_tokens += result.completion.completion_tokens
+        return result
 
-    async def worker() -> None:
-        for key, request in source:  # one shared iterator: each item goes to one worker
-            report.inputs += 1
-            result = await one(key, request)
-            if result.completion is not None:
-                report.ok += 1
-                report.prompt_tokens += result.completion.prompt_tokens
-                report.completion_tokens += result.completion.completion_tokens
-            else:
-                report.failed[result.reason or "backend_error"] += 1
-            buffer.append(result)
-            if len(buffer) >= batch_size:
-                await flush(False)
-            elif loop.time() - last_flush >= flush_interval:
-                await flush(True)
-
-    try:
-        async with asyncio.TaskGroup() as group:  # one failing worker cancels the others
-            for _ in range(concurrency):
-                group.create_task(worker())
-    except BaseExceptionGroup as errors:
-        raise errors.exceptions[0] from None  # the caller's error, not a group of one
-    await flush(True)
+    await pool(
+        items,
+        one,
+        workers=concurrency,
+        on_result=on_result,
+        batch_size=batch_size,
+        flush_interval=flush_interval,
+    )
     return report
 
 

@@ -174,15 +174,19 @@ class Dataset:
         status: str | Sequence[str] | None = None,
         source: str | Sequence[str] | None = None,
     ) -> Any:
-        """The number of records, or with `by` ("status" or "source") a {value: count} dict."""
+        """The number of records, or with `by` ("status", "source" or "reason") a {value: count}
+        dict (records without a reason are not counted by reason)."""
         if by is None:
             query = self._filtered(select(func.count()).select_from(t.records), status, source)
             with self.engine.connect() as conn:
                 return conn.execute(query).scalar_one()
-        if by not in ("status", "source"):
-            raise SynthloopError(f"count(by={by!r}): can count by 'status' or 'source'")
+        if by not in ("status", "source", "reason"):
+            raise SynthloopError(f"count(by={by!r}): can count by 'status', 'source' or 'reason'")
         column = t.records.c[by]
-        query = self._filtered(select(column, func.count()), status, source).group_by(column)
+        query = self._filtered(select(column, func.count()), status, source)
+        if by == "reason":
+            query = query.where(column.is_not(None))
+        query = query.group_by(column)
         with self.engine.connect() as conn:
             return dict(sorted(tuple(row) for row in conn.execute(query)))
 

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
     "datasets",
+    "generation_cache",
     "leases",
     "memberships",
     "metadata",
@@ -186,4 +187,14 @@ versions = Table(
     Column("path", Text, nullable=True),
     _created(),
     UniqueConstraint("dataset_id", "number"),
+)
+
+# Answers of completed generation requests by the sha256 of the request (generate/cache.py).
+# The completion is JSON text, not Json: it is only ever read back whole.
+generation_cache = Table(
+    "generation_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("completion", Text, nullable=False),
+    _created(),
 )

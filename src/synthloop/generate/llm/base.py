@@ -188,6 +188,11 @@ class Backend(abc.ABC):
     async def complete(self, request: Request) -> Completion:
         """Send one request; return its completion or raise a `BackendError`."""
 
+    def cache_identity(self) -> str:
+        """What besides the request decides the answer: part of every cache key. A backend
+        whose answers also depend on where it is (a base URL) says so."""
+        return f"{self.backend_type}:{self.model}"
+
     async def aclose(self) -> None:  # noqa: B027 (optional hook, nothing to release by default)
         """Release what the backend holds (sessions, connections). Idempotent."""
 

@@ -77,10 +77,10 @@ class FakeBackend(Backend):
 
 
 def _value(schema: Mapping[str, Any], rng: random.Random) -> Any:
-    if "enum" in schema:
-        return rng.choice(list(schema["enum"]))
     if "const" in schema:
         return schema["const"]
+    if "enum" in schema:
+        return rng.choice(list(schema["enum"]))
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
@@ -88,8 +88,11 @@ def _value(schema: Mapping[str, Any], rng: random.Random) -> Any:
         props = schema.get("properties", {})
         return {name: _value(sub, rng) for name, sub in props.items()}
     if kind == "array":
-        count = max(int(schema.get("minItems", 1)), 1)
-        return [_value(schema.get("items", {}), rng) for _ in range(count)]
+        # prefixItems fixes the first items' schemas (a dialogue's alternating roles, say).
+        prefix = schema.get("prefixItems", [])
+        count = max(int(schema.get("minItems", 1)), len(prefix), 1)
+        items = schema.get("items", {})
+        return [_value(prefix[i] if i < len(prefix) else items, rng) for i in range(count)]
     if kind == "integer":
         return rng.randint(int(schema.get("minimum", 0)), int(schema.get("maximum", 100)))
     if kind == "number":

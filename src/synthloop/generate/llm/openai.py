@@ -88,6 +88,9 @@ class OpenAIBackend(Backend):
             }
         return body
 
+    def cache_identity(self) -> str:
+        return f"openai:{self.base_url}:{self.model}"
+
     async def complete(self, request: Request) -> Completion:
         data = orjson.dumps(self.body(request))
         try:
