@@ -202,6 +202,7 @@ class _Run:
             seed=recipe.seed,
         )
         self.prefetched: dict[str, Completion] = {}
+        self.started = time.perf_counter()
 
     async def all(
         self, units: Sequence[Unit], writer: Writer, progress: Progress | None, batch_size: int
@@ -230,6 +231,7 @@ class _Run:
             meter.completion_tokens,
         )
         report.cost = meter.cost
+        report.seconds = time.perf_counter() - self.started
 
     async def unit(self, unit: Unit) -> Finished:
         outputs: list[Output] = []
