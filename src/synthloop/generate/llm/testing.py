@@ -49,7 +49,9 @@ __all__ = [
     "request_digest",
 ]
 
-FaultKind = Literal["rate_limit", "server_error", "stall", "truncated", "invalid_json", "missing"]
+FaultKind = Literal[
+    "rate_limit", "server_error", "stall", "truncated", "invalid_json", "missing", "off_schema"
+]
 FAULT_KINDS: tuple[FaultKind, ...] = typing.get_args(FaultKind)
 
 # Body keys that change how an answer is delivered or attributed, not what it is.
@@ -64,7 +66,9 @@ class Fault:
     header (seconds or an HTTP-date; None sends none); `server_error` sends `status`; `stall`
     answers nothing for `stall` seconds (or until the server stops); `truncated` declares a
     longer body than it sends and drops the connection; `invalid_json` sends a 200 that is not
-    JSON; `missing` sends a 200 JSON body without choices."""
+    JSON; `missing` sends a 200 JSON body without choices; `off_schema` sends a well-formed
+    200 whose answer does not match what was asked: JSON with the wrong keys when a schema was
+    asked for (a model ignoring it), plain text otherwise (so a task's re-ask can be tested)."""
 
     kind: FaultKind
     retry_after: str | None = "1"
@@ -258,10 +262,12 @@ class ChatServer:
             )
         self._record(request_digest(body), fault.kind if fault is not None else "ok")
         if fault is not None:
-            return await self._fault(request, fault)
+            return await self._fault(request, fault, body)
         return web.Response(body=_reply(body, raw), content_type="application/json")
 
-    async def _fault(self, request: web.Request, fault: Fault) -> web.StreamResponse:
+    async def _fault(
+        self, request: web.Request, fault: Fault, body: dict[str, Any]
+    ) -> web.StreamResponse:
         if fault.kind == "rate_limit":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             return web.json_response(
@@ -284,6 +290,8 @@ class ChatServer:
             return response
         if fault.kind == "invalid_json":
             return web.Response(body=b'{"choices": [oops', content_type="application/json")
+        if fault.kind == "off_schema":
+            return web.Response(body=_off_schema(body), content_type="application/json")
         return web.json_response({"object": "chat.completion", "choices": []})
 
 
@@ -324,15 +332,31 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _schema(body: dict[str, Any]) -> Any:
+    return (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+
+
 def _reply(body: dict[str, Any], raw: bytes) -> bytes:
     messages = body.get("messages") or [{}]
-    prompt = "\n".join(str(m.get("content", "")) for m in messages)
-    schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+    schema = _schema(body)
     if schema is not None:
         rng = random.Random(hashlib.sha256(raw).digest())
         text = orjson.dumps(_value(schema, rng)).decode()
     else:
         text = f"reply to: {str(messages[-1].get('content', ''))[:60]}"
+    return _completion(body, text)
+
+
+def _off_schema(body: dict[str, Any]) -> bytes:
+    """A well-formed completion whose answer ignores the request's schema (or, without one, is
+    text where JSON might have been expected)."""
+    text = '{"wrong": 1}' if _schema(body) is not None else "not what was asked for"
+    return _completion(body, text)
+
+
+def _completion(body: dict[str, Any], text: str) -> bytes:
+    messages = body.get("messages") or [{}]
+    prompt = "\n".join(str(m.get("content", "")) for m in messages)
     return orjson.dumps(
         {
             "id": "chatcmpl-test",
