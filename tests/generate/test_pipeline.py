@@ -266,12 +266,6 @@ def test_more_bad_answers_than_reasks_fail_with_the_raw_answer(
     assert store.dataset("evolved").count(by="reason", status="failed") == {"invalid_output": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: pipeline._Run._complete caches an answer before the task validates it, so "
-    "--retry-failed replays the cached invalid answers and fails again without a request",
-)
 def test_retry_failed_asks_again_after_invalid_output(store: synthloop.Store, serve: Serve) -> None:
     server = serve()
     server.inject(Fault("off_schema"), Fault("off_schema"))
@@ -352,12 +346,6 @@ def test_max_cost_without_a_price_fails_before_any_request(
     assert "prices:" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: pipeline.agenerate calls prepare() (which creates the dataset) before Meter() "
-    "checks that --max-cost has a price, so the refused run leaves an empty dataset",
-)
 def test_max_cost_without_a_price_creates_nothing(
     sqlite_store: synthloop.Store, serve: Serve, tmp_path: Path
 ) -> None:

@@ -164,7 +164,7 @@ def test_an_unknown_backend_option_names_the_options_it_takes(
     )
     error = refused(sqlite_store, path)
     assert isinstance(error, RecipeError)
-    assert [p.where for p in error.problems] == ["backend.colour"]
+    assert [p.where for p in error.problems] == ["backend.colour (line 4)"]
     assert "takes no option 'colour'" in str(error)
     assert "base_url, model, api_key_env, timeout, max_concurrency" in str(error)
 
@@ -187,7 +187,7 @@ def test_task_option_errors_are_all_reported(sqlite_store: synthloop.Store, tmp_
     )
     error = refused(sqlite_store, path)
     assert isinstance(error, RecipeError)
-    assert [p.where for p in error.problems] == ["options.n", "options.colour"]
+    assert [_key(p.where) for p in error.problems] == ["options.n", "options.colour"]
     assert "greater than or equal to 1" in str(error)
     assert "Extra inputs are not permitted" in str(error)
 
@@ -199,7 +199,7 @@ def test_n_for_a_task_without_n(sqlite_store: synthloop.Store, tmp_path: Path) -
         "backend: {type: fake}\noptions: {languages: [fr]}\n",
     )
     error = refused(sqlite_store, path)
-    assert "n: task 'translate' makes one output per input; remove n" in str(error)
+    assert "n (line 3): task 'translate' makes one output per input; remove n" in str(error)
 
 
 def test_source_rows_without_the_field_are_named_by_line(
@@ -228,18 +228,11 @@ def test_a_missing_source_file(sqlite_store: synthloop.Store, tmp_path: Path) ->
     )
     error = refused(sqlite_store, path)
     assert isinstance(error, RecipeError)
-    assert [p.where for p in error.problems] == ["source.file"]
+    assert [p.where for p in error.problems] == ["source.file (line 3)"]
     assert "nowhere.jsonl" in str(error)
     assert "no such file" in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: problems found in setup.prepare (backend.*, options.*, n) carry no YAML line "
-    "and no recipe path, though docs/tasks.md says option errors are reported with the "
-    "recipe's line",
-)
 def test_setup_problems_name_their_yaml_line(sqlite_store: synthloop.Store, tmp_path: Path) -> None:
     path = recipe_file(
         tmp_path,
@@ -251,12 +244,6 @@ def test_setup_problems_name_their_yaml_line(sqlite_store: synthloop.Store, tmp_
     assert "recipe.yaml" in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: setup.prepare raises at the first kind of problem (backend options, then task "
-    "options and n, then the source), so a recipe with several is fixed one run at a time",
-)
 def test_setup_problems_are_reported_together(
     sqlite_store: synthloop.Store, tmp_path: Path
 ) -> None:
@@ -268,5 +255,10 @@ def test_setup_problems_are_reported_together(
     )
     error = refused(sqlite_store, path)
     assert isinstance(error, RecipeError)
-    where = {p.where for p in error.problems}
+    where = {_key(p.where) for p in error.problems}
     assert {"backend.colour", "n", "options.tone", "source.file"} <= where
+
+
+def _key(where: str) -> str:
+    """A problem's recipe key without its line: "options.n (line 6)" -> "options.n"."""
+    return where.split(" (line ")[0]

@@ -32,7 +32,7 @@ from synthloop.generate.cache import RequestCache
 from synthloop.generate.llm.base import Backend, BackendError, BadResponse, Completion, Request
 from synthloop.generate.recipe import Recipe
 from synthloop.generate.runner import Failed, RunReport, Sender, pool
-from synthloop.generate.setup import prepare
+from synthloop.generate.setup import create_dataset, prepare
 from synthloop.generate.tasks.base import Output, Task, Unit
 from synthloop.generate.writer import Finished, Writer
 from synthloop.store.store import Store
@@ -134,7 +134,7 @@ async def agenerate(
 ) -> GenerateReport:
     """`generate` for a caller already on an event loop."""
     started = time.perf_counter()
-    plan = prepare(store, recipe, retry_failed=retry_failed, create=not dry_run)
+    plan = prepare(store, recipe, retry_failed=retry_failed)
     backend, task = plan.backend, plan.task
     report = GenerateReport(recipe.dataset, task.name, backend.backend_type, backend.model)
     report.units, report.skipped, report.dry_run = plan.total, plan.total - len(plan.todo), dry_run
@@ -150,6 +150,7 @@ async def agenerate(
         if dry_run:
             _estimate(plan.todo, cache, meter, report)
         else:
+            create_dataset(store, plan, recipe)  # only now: a refused run leaves nothing behind
             run = _Run(recipe, task, backend, cache, meter, report)
             writer = Writer(store, plan, recipe, cache)
             await run.all(plan.todo, writer, progress, batch_size)
@@ -256,9 +257,9 @@ class _Run:
     async def _answer(self, request: Request, done: Finished) -> Output:
         """A validated answer to `request`, re-asking with the error while re-asks are left."""
         for ask in range(self.reasks + 1):
-            completion = await self._complete(request, done)
+            completion, key = await self._complete(request, done)
             try:
-                return Output(completion, self.task.parse(completion.text))
+                output = Output(completion, self.task.parse(completion.text))
             except ValueError as exc:
                 error = _short(exc)
                 if ask == self.reasks:
@@ -266,9 +267,15 @@ class _Run:
                 self.report.reasks += 1
                 done.reasks += 1
                 request = self.task.reask(request, completion.text, error)
+                continue
+            if key is not None:  # only answers that passed validation are worth keeping
+                self.cache.put(key, completion)
+            return output
         raise AssertionError("unreachable")
 
-    async def _complete(self, request: Request, done: Finished) -> Completion:
+    async def _complete(self, request: Request, done: Finished) -> tuple[Completion, str | None]:
+        """The answer to `request` and, when it was fetched now (not read from the cache), its
+        cache key."""
         key = self.cache.key(request)
         hit = self.prefetched.pop(key, None)
         if hit is None and done.reasks:  # re-asks were not prefetched: look this one up
@@ -276,7 +283,7 @@ class _Run:
         if hit is not None:
             self.report.cache_hits += 1
             done.add(hit, self.meter.cost_of(hit.prompt_tokens, hit.completion_tokens), True)
-            return hit
+            return hit, None
         reservation: Reservation | None = self.meter.reserve(request)  # may raise BudgetExhausted
         try:
             completion, attempts = await self.sender.send(request)
@@ -285,10 +292,9 @@ class _Run:
             done.attempts += failed.attempts
             raise
         cost = self.meter.settle(reservation, completion)
-        self.cache.put(key, completion)
         done.attempts += attempts
         done.add(completion, cost, False)
-        return completion
+        return completion, key
 
 
 def _raw(error: BackendError) -> str | None:

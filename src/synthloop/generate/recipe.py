@@ -134,8 +134,11 @@ class Recipe(_Strict):
     seed: int = 0
     kind: Literal["generate"] = "generate"
 
-    # Where the recipe was read from: relative source paths resolve against its folder.
+    # Where the recipe was read from: relative source paths resolve against its folder, and
+    # problems found after parsing (backend options, task options) are told with their line.
     _base: Path = Path()
+    _source: str = "<recipe>"
+    _lines: _LineIndex | None = None
 
     @property
     def base(self) -> Path:
@@ -143,6 +146,21 @@ class Recipe(_Strict):
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else self._base / path
+
+    def error(self, problems: list[Problem]) -> RecipeError:
+        """A RecipeError naming this recipe, each problem at a recipe key given its line."""
+        return RecipeError([self._locate(p) for p in problems], source=self._source)
+
+    def _locate(self, problem: Problem) -> Problem:
+        path = tuple(int(p) if p.isdigit() else p for p in problem.where.split("."))
+        if (
+            self._lines is None
+            or path[0] not in type(self).model_fields
+            or "(line" in problem.where
+        ):
+            return problem
+        line = self._lines.line(path)
+        return Problem(f"{problem.where} (line {line})", problem.message) if line else problem
 
     @classmethod
     def parse(cls, data: Any, source: str = "<recipe>", lines: _LineIndex | None = None) -> Recipe:
@@ -173,4 +191,7 @@ class Recipe(_Strict):
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise RecipeError([Problem(source, f"not valid YAML: {exc}")]) from None
-        return cls.parse(data, source=source, lines=_LineIndex(node))
+        lines = _LineIndex(node)
+        recipe = cls.parse(data, source=source, lines=lines)
+        recipe._source, recipe._lines = source, lines
+        return recipe

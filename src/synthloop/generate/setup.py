@@ -8,13 +8,14 @@ source that is missing. Units whose records the dataset already holds are left o
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from synthloop.errors import DatasetNotFound, Problem
+from synthloop.errors import DatasetNotFound, Problem, ProblemList, SynthloopError
 from synthloop.generate.llm.base import Backend
 from synthloop.generate.llm.registry import backend_class
 from synthloop.generate.recipe import Recipe, RecipeError
@@ -25,7 +26,7 @@ from synthloop.store import tables as t
 from synthloop.store.dataset import Dataset
 from synthloop.store.store import Store
 
-__all__ = ["Plan", "prepare"]
+__all__ = ["Plan", "create_dataset", "prepare"]
 
 # A failed record with one of these reasons is sent again by the next run without being asked:
 # the failure said nothing about the request (a cap was reached before it was sent).
@@ -43,35 +44,60 @@ class Plan:
     replace: set[str] = field(default_factory=set)  # keys of failed records a new answer replaces
 
 
-def prepare(store: Store, recipe: Recipe, *, retry_failed: bool, create: bool) -> Plan:
-    task_cls = get_task(recipe.task)
+def prepare(store: Store, recipe: Recipe, *, retry_failed: bool) -> Plan:
+    """Check everything and work out the units to do; raise one RecipeError listing every
+    problem found. Creates nothing: `create_dataset` does, once the caller is ready to run."""
+    problems: list[Problem] = []
+    task_cls = _collect(problems, "task", lambda: get_task(recipe.task))
     dataset = _existing(store, recipe.dataset)
-    if task_cls.kind == "suggestions" and dataset is None:
-        raise RecipeError(
-            [
+    if task_cls is not None and task_cls.kind == "suggestions":
+        if dataset is None:
+            problems.append(
                 Problem(
                     "dataset",
-                    f"task {recipe.task!r} annotates records of an existing "
-                    f"dataset; {recipe.dataset!r} does not exist",
+                    f"task {recipe.task!r} annotates records of an existing dataset; "
+                    f"{recipe.dataset!r} does not exist",
                 )
-            ]
-        )
-    if task_cls.kind == "suggestions" and _no_source(recipe):
-        recipe = recipe.model_copy(
-            update={"source": recipe.source.model_copy(update={"dataset": recipe.dataset})}
-        )
-    backend = _backend(recipe)
-    task = _task(task_cls, recipe, backend, dataset)
-    if dataset is not None and task.kind == "records":
-        _check_fields(dataset, task)
-    items = load_items(recipe, store)
+            )
+        if _no_source(recipe):
+            source = recipe.source.model_copy(update={"dataset": recipe.dataset})
+            recipe = recipe.model_copy(update={"source": source})
+    backend = _collect(problems, "backend", lambda: _backend(recipe))
+    task = None
+    if task_cls is not None:  # checked even when the backend is wrong, to report both at once
+        model = backend.model if backend is not None else ""
+        task = _collect(problems, "options", lambda: _task(task_cls, recipe, model, dataset))
+    items = _collect(problems, "source", lambda: load_items(recipe, store))
+    if task is not None and dataset is not None and task.kind == "records":
+        _collect(problems, "dataset", lambda: _check_fields(dataset, task))
+    if problems or task is None or backend is None or items is None:
+        raise recipe.error(problems)
     units = _unique(task.units(items))
-    if dataset is None and create:
-        dataset = store.create_dataset(recipe.dataset, task.settings())
     todo, replace = units, set[str]()
     if dataset is not None:
         todo, replace = _remaining(dataset, task, units, retry_failed)
     return Plan(backend, task, dataset, len(units), todo, replace)
+
+
+def create_dataset(store: Store, plan: Plan, recipe: Recipe) -> Dataset:
+    """The plan's dataset, created with the task's settings if it does not exist yet."""
+    if plan.dataset is None:
+        plan.dataset = store.create_dataset(recipe.dataset, plan.task.settings())
+    return plan.dataset
+
+
+_T = TypeVar("_T")
+
+
+def _collect(problems: list[Problem], where: str, check: Callable[[], _T]) -> _T | None:
+    """`check()`, or None with its problems added to `problems`."""
+    try:
+        return check()
+    except ProblemList as exc:
+        problems.extend(exc.problems)
+    except SynthloopError as exc:  # an unknown task or backend type, a missing source dataset
+        problems.append(Problem(where, str(exc)))
+    return None
 
 
 def _existing(store: Store, name: str) -> Dataset | None:
@@ -111,7 +137,7 @@ def _backend(recipe: Recipe) -> Backend:
         raise RecipeError([Problem("backend", f"{spec.type}: {exc}")]) from None
 
 
-def _task(cls: type[Task], recipe: Recipe, backend: Backend, dataset: Dataset | None) -> Task:
+def _task(cls: type[Task], recipe: Recipe, model: str, dataset: Dataset | None) -> Task:
     options = dict(recipe.options)
     fields = cls.options.model_fields
     problems = []
@@ -133,7 +159,7 @@ def _task(cls: type[Task], recipe: Recipe, backend: Backend, dataset: Dataset | 
     return cls(
         config,
         params=recipe.params.to_params(),
-        model=backend.model,
+        model=model,
         template_version=recipe.template_version,
         settings=dataset.settings if dataset is not None else None,
     )
