@@ -39,6 +39,7 @@ bench: $(VENV)/.dev-installed system-deps
 	$(PY) bench/import.py
 	$(PY) bench/quality.py
 	$(PY) bench/server.py
+	$(PY) bench/generate.py
 
 docs: $(VENV)/.installed
 	$(PY) -m synthloop._clidocs > docs/cli.md
