@@ -71,17 +71,24 @@ class Request:
     messages: Sequence[Message]
     params: Params = field(default_factory=Params)
     schema: Mapping[str, Any] | None = None
+    # The rendering, kept: a request is rendered for its unit's key, its cache key and the fake
+    # backend's seed, and its parts are not meant to change once it is made.
+    _rendered: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def render(self) -> bytes:
         """Canonical bytes of the request (sorted keys): equal requests render equal."""
-        return orjson.dumps(
-            {
-                "messages": [dict(m) for m in self.messages],
-                "params": self.params.to_body(),
-                "schema": self.schema,
-            },
-            option=orjson.OPT_SORT_KEYS,
-        )
+        if self._rendered is None:
+            rendered = orjson.dumps(
+                {
+                    "messages": [dict(m) for m in self.messages],
+                    "params": self.params.to_body(),
+                    "schema": self.schema,
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
+            object.__setattr__(self, "_rendered", rendered)  # frozen: set once, by hand
+            return rendered
+        return self._rendered
 
     def digest(self) -> str:
         """sha256 of `render()`: the fake backend's seed, part of the runner's cache key."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -95,8 +95,7 @@ class TaskOptions(BaseModel):
 class Template:
     name: str
     version: int
-    system: Callable[..., str] | None
-    user: Callable[..., str]
+    jinja: jinja2.Template
 
     @property
     def label(self) -> str:
@@ -105,10 +104,13 @@ class Template:
 
     def messages(self, **context: Any) -> tuple[dict[str, str], ...]:
         """The chat messages this template renders for `context` (system first, if any)."""
-        user = {"role": "user", "content": self.user(**context).strip()}
-        if self.system is None:
+        # One context for both blocks: building it is most of a render's cost.
+        ctx = self.jinja.new_context(context)
+        blocks = self.jinja.blocks
+        user = {"role": "user", "content": "".join(blocks["user"](ctx)).strip()}
+        if "system" not in blocks:
             return (user,)
-        return ({"role": "system", "content": self.system(**context).strip()}, user)
+        return ({"role": "system", "content": "".join(blocks["system"](ctx)).strip()}, user)
 
 
 _TEMPLATE_FILE = re.compile(r"^(?P<name>[a-z_]+)\.v(?P<version>\d+)\.j2$")
@@ -136,18 +138,9 @@ def load_template(name: str, version: int | None = None) -> Template:
             f"template {name!r} has no version {chosen}; shipped: {sorted(versions)}"
         )
     template = _ENV.get_template(versions[chosen])
-    blocks = template.blocks
-    if "user" not in blocks:
+    if "user" not in template.blocks:
         raise SynthloopError(f"template {versions[chosen]} defines no 'user' block")
-
-    def block(which: str) -> Callable[..., str]:
-        def render(**context: Any) -> str:
-            ctx = template.new_context(context)
-            return "".join(blocks[which](ctx))
-
-        return render
-
-    return Template(name, chosen, block("system") if "system" in blocks else None, block("user"))
+    return Template(name, chosen, template)
 
 
 def unit_key(task: str, *parts: object) -> str:

@@ -1,0 +1,1 @@
+"""The built-in curation steps; importing this package registers them."""
