@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from synthloop.cli import accounts, dataset_quality, generate, queue, records, serve
+from synthloop.cli import accounts, curate, dataset_quality, generate, queue, records, serve
 from synthloop.cli._common import CONTEXT, new_app
 from synthloop.cli.quality import quality_app
 
@@ -28,6 +28,7 @@ app.command("import")(records.import_)
 app.command()(records.export)
 app.command()(records.status)
 app.command()(generate.generate)
+app.command()(curate.curate)
 app.command()(records.demo)
 app.command()(dataset_quality.agreement)
 app.command()(dataset_quality.aggregate)

@@ -129,3 +129,10 @@ def _print(report: GenerateReport) -> None:
         table.add_row(name, value)
     out.print(table)
     out.print(f"backend {report.backend}, model {report.model}", markup=False)
+    if report.curation is not None:
+        cur = report.curation
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(cur.rejected.items())) or "none"
+        out.print(
+            f"curated: {cur.records_in:,} in, {cur.kept:,} kept, rejected by reason: {reasons}",
+            markup=False,
+        )

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from synthloop.curate.run import CurateReport, curate
 from synthloop.generate.budget import Meter, Reservation
 from synthloop.generate.cache import RequestCache
 from synthloop.generate.llm.base import Backend, BackendError, BadResponse, Completion, Request
@@ -76,6 +77,7 @@ class GenerateReport:
     estimated_tokens: int = 0  # dry runs: the worst case of what would be sent
     estimated_cost: float = 0.0
     samples: list[list[dict[str, str]]] = field(default_factory=list)  # dry runs: prompts
+    curation: CurateReport | None = None  # the recipe's `curate` steps, when it has some
 
     @property
     def done(self) -> int:
@@ -154,6 +156,9 @@ async def agenerate(
             run = _Run(recipe, task, backend, cache, meter, report)
             writer = Writer(store, plan, recipe, cache)
             await run.all(plan.todo, writer, progress, batch_size)
+    if recipe.curate and not dry_run:
+        steps = recipe.curate
+        report.curation = await asyncio.to_thread(curate, store, recipe.dataset, steps)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -10,8 +10,10 @@
 
 Beyond these keys: `options` (the task's own), `template_version`, `seed`, `retries`
 (max_retries, timeout, reasks for invalid structured answers...), `prices` (USD per million
-tokens, by model) and `budget` (max_cost, max_tokens). Problems are reported with the key's
-path and the YAML line, all at once; nothing runs until the recipe is valid.
+tokens, by model), `budget` (max_cost, max_tokens) and `curate` (curation steps, as
+`synthloop curate --steps` takes them, run over the dataset's pending records afterwards).
+Problems are reported with the key's path and the YAML line, all at once; nothing runs until the
+recipe is valid.
 """
 
 from __future__ import annotations
@@ -132,6 +134,9 @@ class Recipe(_Strict):
     prices: dict[str, Price] = Field(default_factory=dict)
     budget: Budget = Field(default_factory=Budget)
     seed: int = 0
+    curate: list[dict[str, Any]] = Field(
+        default_factory=list, description="curation steps run on the new records afterwards"
+    )
     kind: Literal["generate"] = "generate"
 
     # Where the recipe was read from: relative source paths resolve against its folder, and

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from synthloop.curate.run import build_steps
 from synthloop.errors import DatasetNotFound, Problem, ProblemList, SynthloopError
 from synthloop.generate.llm.base import Backend
 from synthloop.generate.llm.registry import backend_class
@@ -68,6 +69,7 @@ def prepare(store: Store, recipe: Recipe, *, retry_failed: bool) -> Plan:
         model = backend.model if backend is not None else ""
         task = _collect(problems, "options", lambda: _task(task_cls, recipe, model, dataset))
     items = _collect(problems, "source", lambda: load_items(recipe, store))
+    _collect(problems, "curate", lambda: build_steps(recipe.curate, where="curate"))
     if task is not None and dataset is not None and task.kind == "records":
         _collect(problems, "dataset", lambda: _check_fields(dataset, task))
     if problems or task is None or backend is None or items is None:
