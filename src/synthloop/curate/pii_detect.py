@@ -7,7 +7,8 @@ IP addresses parse (`ipaddress`), SSNs avoid the ranges never issued (area 000, 
 group 00; serial 0000), phone numbers need a `+` country code or a national shape (NANP
 `(212) 555-0123`, or a trunk `0` and 10-11 digits) with separators, so years, prices, dates and
 plain numbers never qualify. Where two candidates overlap, the one that starts first and is
-longest wins (a URL holding an IP address is one URL).
+longest wins (a URL holding an IP address is one URL), except that phone numbers are looked for
+last, around the items already found: a phone pattern runs on into the card or SSN after it.
 
 Person names need an NER model; none ships with synthloop and nothing is downloaded, so
 `person` finds nothing here (see `steps.pii`).
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["PII_TYPES", "Found", "detect", "iban_valid", "luhn_valid", "ssn_valid"]
+__all__ = ["PII_TYPES", "Found", "card_valid", "detect", "iban_valid", "luhn_valid", "ssn_valid"]
 
 PII_TYPES: Final = (
     "email",
@@ -69,6 +70,7 @@ _CARD_PREFIXES: Final = re.compile(
 
 
 def card_valid(digits: str) -> bool:
+    """Whether a string of digits is a card number: a network's prefix and length, and Luhn."""
     return _CARD_PREFIXES.fullmatch(digits) is not None and luhn_valid(digits)
 
 

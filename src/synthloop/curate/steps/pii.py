@@ -17,9 +17,9 @@ items of 7 types, all with distractors; 2-core AMD EPYC, shared, medians):
     Presidio    2.2.366 on spaCy 3.8.18: recall 0.916 phone, 0.940 card, 0.992 SSN, 0.993 IP,
                 0.999 IBAN, 1.000 email and URL; precision 0.800; 1,325 of 5,000 PII-free texts
                 flagged (order numbers as phones and SSNs, "version 7.1.6.0" as an IP, dates
-                as phones); 240 records/s
+                as phones); 207-240 records/s
 
-so ours: 25-40 times faster, no false flags and no dependency. (The texts and their formats
+so ours: some 30-40 times faster, no false flags and no dependency. (The texts and their formats
 are ours, so the recall of 1.000 is an upper bound; Presidio's misses and false flags are on
 the same texts.) Presidio does run offline: handed a blank spaCy pipeline (`spacy.blank("en")`
 set as its SpacyNlpEngine's `nlp` instead of `load()`, which would download a model) and with
