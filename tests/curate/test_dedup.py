@@ -161,6 +161,17 @@ def test_a_cluster_keeps_one_and_rejects_every_other_member() -> None:
     assert result.counts == {"clusters": 1, "near_duplicate": 4}
 
 
+def test_many_copies_of_one_text_make_one_cluster() -> None:
+    # More copies than a band bucket pairs with each other (64): still one cluster.
+    rng = random.Random(4)
+    base = paragraph(rng, 60)
+    docs = [doc(i, base if i % 2 else base.upper()) for i in range(1, 201)]
+    result = run(docs)
+    assert sorted(result.rejected) == list(range(2, 201))
+    assert set(kept_of(result).values()) == {"r1"}
+    assert result.counts == {"clusters": 1, "near_duplicate": 199}
+
+
 def test_short_and_empty_texts() -> None:
     docs = [doc(1, "hello"), doc(2, "Hello!"), doc(3, ""), doc(4, "..."), doc(5, "bye")]
     result = run(docs)

@@ -6,8 +6,16 @@ LSH (`curate.minhash`) and keeps a pair only when the exact Jaccard similarity o
 sets reaches the threshold: the LSH estimate alone would let through pairs just under it and miss
 pairs just over it, and verifying only the candidates costs a fraction of signing. Verified pairs
 form clusters (union-find); one record of each survives by the `keep` rule and the others are
-rejected naming it. Records of the `against` datasets are never rejected (they are not in this
-run) but win their clusters: a record that matches one is rejected naming it.
+rejected naming it, with their similarity to it (a member joined through a chain of pairs may be
+less similar to the survivor than the threshold).
+
+Shingles are word pairs by default. On bench/curate.py's planted copies (1-5% of words edited)
+2-word shingles find 99.9% at precision 1.0, 3-word 85%, 5-word 39%. On 31k natural paragraphs
+(Python docstrings) 2 rejects 446 records that 3 keeps; a sample were all template copies
+differing in a word or two: near-duplicates, not noise.
+
+Records of the `against` datasets are never rejected (they are not in this run) but win their
+clusters: a record that matches one is rejected naming it.
 """
 
 from __future__ import annotations
