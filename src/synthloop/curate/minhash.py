@@ -275,17 +275,19 @@ def estimated_jaccard(sigs: npt.NDArray[np.uint32], pairs: npt.NDArray[np.int64]
 
 def pair_jaccard(shingles: Shingles, pairs: npt.NDArray[np.int64]) -> Floats:
     """The exact Jaccard similarity of each pair's shingle sets, all pairs at once: each doc's
-    set is its sorted distinct hashes (cut to 40 bits, under the doc's number: one sort for
-    all docs), and a pair's intersection is the values its two sets share."""
+    set is its sorted distinct hashes, packed under the doc's number (one sort for all docs; the
+    hashes keep the bits the number leaves, 44 for a million docs), and a pair's intersection is
+    the values its two sets share."""
     n = len(shingles.offsets) - 1
     if not len(pairs):
         return np.zeros(0)
     counts = np.diff(shingles.offsets).astype(np.int64)
-    keyed = np.repeat(np.arange(n, dtype=np.uint64), counts) << _M(40)
-    keyed |= shingles.hashes >> _M(24)
+    bits = _M(64 - max(n, len(pairs)).bit_length())  # for the hash under a doc or pair number
+    keyed = np.repeat(np.arange(n, dtype=np.uint64), counts) << bits
+    keyed |= shingles.hashes >> (_M(64) - bits)
     keyed.sort()
     distinct = keyed[np.concatenate([[True], keyed[1:] != keyed[:-1]])] if len(keyed) else keyed
-    doc_of = (distinct >> _M(40)).astype(np.int64)
+    doc_of = (distinct >> bits).astype(np.int64)
     sizes = np.bincount(doc_of, minlength=n)
     starts = np.concatenate([[0], np.cumsum(sizes)])
     a, b = pairs[:, 0], pairs[:, 1]
@@ -295,9 +297,9 @@ def pair_jaccard(shingles: Shingles, pairs: npt.NDArray[np.int64]) -> Floats:
     owner = np.concatenate(
         [np.repeat(np.arange(len(a)), sizes[a]), np.repeat(np.arange(len(b)), sizes[b])]
     )
-    values = (owner.astype(np.uint64) << _M(40)) | (distinct[members] & _M((1 << 40) - 1))
+    values = (owner.astype(np.uint64) << bits) | (distinct[members] & ((_M(1) << bits) - _M(1)))
     values.sort()
-    shared = values[1:][values[1:] == values[:-1]] >> _M(40)
+    shared = values[1:][values[1:] == values[:-1]] >> bits
     both = np.bincount(shared.astype(np.int64), minlength=len(a))
     union = sizes[a] + sizes[b] - both
     result: Floats = np.where(union > 0, both / np.maximum(union, 1), 0.0)
