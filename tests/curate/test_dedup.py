@@ -174,8 +174,9 @@ def test_many_copies_of_one_text_make_one_cluster() -> None:
 
 def test_short_and_empty_texts() -> None:
     docs = [doc(1, "hello"), doc(2, "Hello!"), doc(3, ""), doc(4, "..."), doc(5, "bye")]
+    docs += [doc(6, "a NUL\0splits words"), doc(7, "a nul splits words")]
     result = run(docs)
-    assert kept_of(result) == {2: "r1"}
+    assert kept_of(result) == {2: "r1", 7: "r6"}
 
 
 def test_near_against_another_dataset() -> None:
@@ -258,12 +259,15 @@ def test_the_same_decisions_every_run_and_every_process() -> None:
         assert json.loads(out.stdout) == here
 
 
-def test_signatures_do_not_depend_on_batching() -> None:
+def test_signatures_do_not_depend_on_batching(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(1)
-    texts = [paragraph(rng, rng.randint(1, 60)) for _ in range(300)]
+    texts = [paragraph(rng, rng.randint(1, 60)) for _ in range(300)] + ["", "x\0y"]
     whole = minhash.signatures(texts, 3, 64)
-    parts = np.concatenate([minhash.signatures(texts[i : i + 7], 3, 64) for i in range(0, 300, 7)])
+    parts = np.concatenate([minhash.signatures(texts[i : i + 7], 3, 64) for i in range(0, 302, 7)])
+    monkeypatch.setattr(minhash, "_BATCH_BYTES", 500)  # batches of a few docs each
+    assert (minhash.signatures(texts, 3, 64) == whole).all()
     assert (whole == parts).all()
+    assert (whole[300] == 0xFFFFFFFF).all()
 
 
 def test_pair_jaccard_is_the_exact_jaccard() -> None:

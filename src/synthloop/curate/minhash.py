@@ -42,8 +42,8 @@ _SEED = 1
 _SALT = np.uint64(0x5851F42D4C957F2D)  # signatures hash shingles apart from their ids
 _MAX_WINDOW = 64  # a band bucket pairs each member with at most this many before it
 
-_SEPARATORS = np.zeros(256, dtype=bool)
-_SEPARATORS[list(b" \t\n\r\x0b\x0c!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")] = True
+_WORD = np.ones(256, dtype=bool)  # bytes that make words: all but ASCII space and punctuation
+_WORD[list(b"\0 \t\n\r\x0b\x0c!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")] = False
 _P = _M(0x100000001B3)  # the FNV prime: odd, so invertible mod 2**64
 _CHAIN = _M(0x9E3779B97F4A7C15)
 
@@ -89,22 +89,24 @@ def signatures(texts: Sequence[str], k: int, num_perm: int) -> npt.NDArray[np.ui
 
 
 def _batches(texts: Sequence[str], k: int) -> Iterator[tuple[U64, npt.NDArray[np.int64]]]:
+    ends = np.cumsum([len(t) + 1 for t in texts])
     start = 0
     while start < len(texts):
-        encoded: list[bytes] = []
-        size = 0
-        while start + len(encoded) < len(texts) and (size < _BATCH_BYTES or not encoded):
-            encoded.append(normalise(texts[start + len(encoded)]).encode())
-            size += len(encoded[-1]) + 1
-        yield _shingle_batch(encoded, k)
-        start += len(encoded)
+        reach = (ends[start - 1] if start else 0) + _BATCH_BYTES
+        stop = max(start + 1, int(np.searchsorted(ends, reach, side="right")))
+        yield _shingle_batch(texts[start:stop], k)
+        start = stop
 
 
-def _shingle_batch(encoded: list[bytes], k: int) -> tuple[U64, npt.NDArray[np.int64]]:
-    # One separator byte before each doc, so words never run across docs.
-    data = np.frombuffer(b" " + b" ".join(encoded) + b" ", dtype=np.uint8)
-    doc_starts = np.cumsum([0] + [len(e) + 1 for e in encoded[:-1]])
-    word = ~_SEPARATORS[data]
+def _shingle_batch(texts: Sequence[str], k: int) -> tuple[U64, npt.NDArray[np.int64]]:
+    # The batch is normalised and encoded as one string, docs apart by a NUL (which neither
+    # NFKC nor lower() makes or removes): 100,000 calls fewer than doc by doc.
+    joined = "\0".join(texts)
+    if joined.count("\0") != len(texts) - 1:  # a NUL of their own: a separator like any
+        joined = "\0".join(t.replace("\0", " ") for t in texts)
+    data = np.frombuffer(b"\0" + normalise(joined).encode() + b"\0", dtype=np.uint8)
+    doc_starts = np.flatnonzero(data == 0)[:-1]
+    word = _WORD[data]
     starts = np.flatnonzero(~word[:-1] & word[1:]) + 1
     ends = np.flatnonzero(word[:-1] & ~word[1:]) + 1
     words_hash = _word_hashes(data, starts, ends)
@@ -189,9 +191,10 @@ def _one_permutation(
     n = len(per_doc)
     docs = np.repeat(np.arange(n, dtype=np.int64), per_doc)
     mixed = _mix(hashes ^ _SALT)
-    slot = docs * bins + ((mixed >> _M(32)) % _M(bins)).astype(np.int64)
+    # the bin: the high 32 bits scaled to 0..bins-1 (a multiply, not a division)
+    slot = docs * bins + (((mixed >> _M(32)) * _M(bins)) >> _M(32)).astype(np.int64)
     sig = np.full(n * bins, 0xFFFFFFFF, dtype=np.uint32)
-    np.minimum.at(sig, slot, (mixed & _M(0xFFFFFFFF)).astype(np.uint32))
+    np.minimum.at(sig, slot, mixed.astype(np.uint32))  # the value: the low 32 bits
     filled = np.zeros(n * bins, dtype=bool)
     filled[slot] = True
     empty = np.flatnonzero(~filled & np.repeat(per_doc > 0, bins))

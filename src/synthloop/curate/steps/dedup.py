@@ -204,12 +204,19 @@ def _near_clusters(
     among = np.unique(pairs)
     shingles = minhash.shingle([texts[i] for i in among.tolist()], config.shingle)
     local = np.searchsorted(among, pairs)
-    edges = pairs[minhash.pair_jaccard(shingles, local) >= config.threshold]
-    clusters = _components(edges.tolist())
+    similar = minhash.pair_jaccard(shingles, local)
+    verified = similar >= config.threshold
+    edges = pairs[verified].tolist()
+    known = dict(zip(map(tuple, edges), similar[verified].tolist(), strict=True))
+    clusters = _components(edges)
 
     def similarity(pairs: list[tuple[int, int]]) -> list[float | None]:
-        found = np.searchsorted(among, np.array(pairs, dtype=np.int64).reshape(-1, 2))
-        return list(minhash.pair_jaccard(shingles, found).tolist())
+        """Most survivors were verified against the member already; the rest, in one go."""
+        ordered = [(min(p), max(p)) for p in pairs]
+        missing = [p for p in ordered if p not in known]
+        found = np.searchsorted(among, np.array(missing, dtype=np.int64).reshape(-1, 2))
+        known.update(zip(missing, minhash.pair_jaccard(shingles, found).tolist(), strict=True))
+        return [known[p] for p in ordered]
 
     return clusters, similarity
 
