@@ -177,6 +177,7 @@ def test_short_and_empty_texts() -> None:
     docs += [doc(6, "a NUL\0splits words"), doc(7, "a nul splits words")]
     result = run(docs)
     assert kept_of(result) == {2: "r1", 7: "r6"}
+    assert run(docs[2:5]).counts == {}
 
 
 def test_near_against_another_dataset() -> None:
@@ -201,6 +202,15 @@ def test_near_against_another_dataset() -> None:
     others = {i: k for i, k in kept_of(result).items() if i not in (2, 40, 200)}
     assert others == {i: k for i, k in expected.items() if i != 200}
     assert result.counts["near_duplicate"] == len(expected) + 2
+
+
+def test_against_its_own_dataset_or_twice_the_same_one() -> None:
+    docs = [doc(1, "where is my parcel", dataset="main"), doc(2, "Where is my parcel?")]
+    theirs = [doc(9001, "refund please", dataset="old"), doc(9002, "Refund please", dataset="old")]
+    context = Others({"main": docs, "old": theirs})
+    result = run(docs, context, mode="exact", against=["main", "old"])
+    assert kept_of(result) == {2: "r1"}
+    assert result.counts == {"clusters": 1, "duplicate": 1}
 
 
 def test_exact_against_another_dataset() -> None:

@@ -114,7 +114,9 @@ class Dedup(Step):
     def run(self, docs: Sequence[Doc], context: Context) -> StepResult:
         config = self.config
         assert isinstance(config, DedupOptions)
-        others = [doc for name in config.against for doc in context.docs_of(name)]
+        # The run's own records are not "others", even when their dataset is named in against.
+        ours = {doc.id for doc in docs}
+        others = [d for name in config.against for d in context.docs_of(name) if d.id not in ours]
         # Other datasets' docs come first: in a cluster, they win before any rule applies.
         pool = [*others, *docs]
         near = config.mode == "near"
@@ -126,12 +128,15 @@ class Dedup(Step):
         for members in clusters:
             outside = [i for i in members if i < len(others)]
             kept = outside[0] if outside else min(members, key=lambda i: rule(pool[i]))
-            losers += [(kept, i) for i in members if i != kept and i >= len(others)]
-            result.counts["clusters"] += 1
+            rejected = [(kept, i) for i in members if i != kept and i >= len(others)]
+            losers += rejected
+            if rejected:  # a cluster of other datasets' records alone is not this run's
+                result.counts["clusters"] += 1
         for (kept, i), similar in zip(losers, similarity(losers), strict=True):
             details = _details(pool[kept], kept < len(others), similar)
             result.rejected[pool[i].id] = Rejection(reason, details)
-        result.counts[reason] = len(losers)
+        if losers:
+            result.counts[reason] = len(losers)
         return result
 
 
