@@ -40,6 +40,8 @@ bench: $(VENV)/.dev-installed system-deps
 	$(PY) bench/quality.py
 	$(PY) bench/server.py
 	$(PY) bench/generate.py
+	$(PY) bench/curate.py
+	$(PY) bench/curate_pii.py
 
 docs: $(VENV)/.installed
 	$(PY) -m synthloop._clidocs > docs/cli.md
