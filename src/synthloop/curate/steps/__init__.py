@@ -1,5 +1,5 @@
 """The built-in curation steps; importing this package registers them."""
 
-from synthloop.curate.steps import decontaminate, dedup, language, pii, rules
+from synthloop.curate.steps import decontaminate, dedup, language, pii, rules, semantic
 
-__all__ = ["decontaminate", "dedup", "language", "pii", "rules"]
+__all__ = ["decontaminate", "dedup", "language", "pii", "rules", "semantic"]
