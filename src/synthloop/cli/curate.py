@@ -18,7 +18,12 @@ from synthloop.errors import Problem
 def curate(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset to curate.")],
     dedup: Annotated[
-        str | None, typer.Option("--dedup", help="exact or near: drop duplicates.")
+        str | None,
+        typer.Option("--dedup", help="exact, near or semantic (needs --model): drop duplicates."),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="--dedup semantic: a local ONNX sentence-embedding folder."),
     ] = None,
     threshold: Annotated[
         float | None, typer.Option("--threshold", help="Near-duplicate Jaccard threshold (0.8).")
@@ -76,7 +81,7 @@ def curate(
         if decontaminate:
             steps.append({"step": "decontaminate", "files": [str(p) for p in decontaminate]})
         if dedup or threshold is not None or keep or against:
-            steps.append(_dedup(dedup, threshold, keep, against))
+            steps.append(_dedup(dedup, threshold, keep, against, model))
         if not steps:
             raise CurateError(
                 [
@@ -97,9 +102,16 @@ def curate(
 
 
 def _dedup(
-    mode: str | None, threshold: float | None, keep: str | None, against: list[str] | None
+    mode: str | None,
+    threshold: float | None,
+    keep: str | None,
+    against: list[str] | None,
+    model: Path | None,
 ) -> dict[str, Any]:
-    step: dict[str, Any] = {"step": "dedup", "mode": mode or "near"}
+    if mode == "semantic":
+        step: dict[str, Any] = {"step": "semantic_dedup", "model": str(model) if model else ""}
+    else:
+        step = {"step": "dedup", "mode": mode or "near"}
     if threshold is not None:
         step["threshold"] = threshold
     if keep:
