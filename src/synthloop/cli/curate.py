@@ -109,7 +109,9 @@ def _dedup(
     model: Path | None,
 ) -> dict[str, Any]:
     if mode == "semantic":
-        step: dict[str, Any] = {"step": "semantic_dedup", "model": str(model) if model else ""}
+        step: dict[str, Any] = {"step": "semantic_dedup"}
+        if model is not None:  # without it the step reports the missing option
+            step["model"] = str(model)
     else:
         step = {"step": "dedup", "mode": mode or "near"}
     if threshold is not None:
