@@ -32,6 +32,7 @@ __all__ = [
     "sessions",
     "suggestions",
     "users",
+    "version_records",
     "versions",
 ]
 
@@ -186,7 +187,24 @@ versions = Table(
     Column("record_count", Integer, nullable=False),
     Column("path", Text, nullable=True),
     _created(),
+    Column("tag", String(200), nullable=True),
+    Column("guidelines_hash", String(64), nullable=False, server_default=""),
+    Column("counts", Json, nullable=True),  # records by source (export/versions.py)
     UniqueConstraint("dataset_id", "number"),
+    # An index, not a constraint: SQLite adds it without rebuilding the table. NULLs repeat.
+    Index(None, "dataset_id", "tag", unique=True),
+)
+
+# A version's frozen records: each record's JSON as it was when the version was made, so later
+# edits to the live record never reach a version (export/versions.py).
+version_records = Table(
+    "version_records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(500), nullable=False),
+    Column("record", Json, nullable=False),
+    UniqueConstraint("version_id", "external_id"),
 )
 
 # Answers of completed generation requests by the sha256 of the request (generate/cache.py).
