@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench docs system-deps clean
+.PHONY: demo demo-ui test lint format bench docs system-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ $(VENV)/.dev-installed: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/synthloop demo --dir demo-out
+	$(VENV)/bin/synthloop demo --simulate
+
+# The same loop with the web UI: annotate in the browser, the demo goes on when the queue is done.
+demo-ui: $(VENV)/.installed
+	$(VENV)/bin/synthloop demo
 
 test: $(VENV)/.dev-installed system-deps
 	$(PY) -m pytest
@@ -51,4 +55,4 @@ system-deps:
 	bash scripts/system-deps.sh
 
 clean:
-	rm -rf $(VENV) demo-out synthloop.db synthloop.db-wal synthloop.db-shm
+	rm -rf $(VENV) demo-out synthloop-demo synthloop.db synthloop.db-wal synthloop.db-shm

@@ -158,21 +158,24 @@ def test_the_store_may_come_from_synthloop_db(cli_db: str) -> None:
     assert [d["name"] for d in orjson.loads(result.stdout)] == ["support"]
 
 
-def test_demo_runs_offline(tmp_path: Path) -> None:
-    result = _run("demo", "--dir", str(tmp_path / "demo"), "--json")
+@pytest.mark.slow
+def test_the_simulated_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = _run("demo", "--simulate", "--dir", str(folder), "--json")
     assert result.returncode == 0, result.stderr
     summary = orjson.loads(result.stdout)
-    assert (tmp_path / "demo" / "support.jsonl").is_file()
-    assert (tmp_path / "demo" / "support.parquet").is_file()
-    first = summary["import"]
-    assert first["rows"] == first["added"] + first["repeated"]
-    assert first["repeated"] >= 6  # the sample repeats some rows on purpose
-    assert summary["reimport"] == {**first, "added": 0, "existing": first["added"]}
-    assert sum(summary["by_status"].values()) == first["added"]
-    assert len(read_jsonl(tmp_path / "demo" / "support.jsonl")) == first["added"]
-    again = _run("demo", "--dir", str(tmp_path / "demo"))  # replaces its folder each run
+    steps = summary["steps"]
+    for step in ("curation", "pre-labels", "routing", "annotation", "aggregation", "version"):
+        assert step in steps
+    assert "simulated annotators" in steps["annotation"]
+    for fmt in ("sft", "dpo", "classification"):
+        assert (folder / "exports" / fmt / "train.jsonl").is_file()
+        assert (folder / "exports" / fmt / "README.md").is_file()
+    assert read_jsonl(folder / "exports" / "dpo" / "train.jsonl")  # corrections made pairs
+    assert (folder / "audit.html").is_file()
+    again = _run("demo", "--simulate", "--dir", str(folder))  # replaces its folder each run
     assert again.returncode == 0, again.stderr
-    assert f"exported {first['added']} records to" in again.stdout
+    assert "synthloop demo" in again.stdout
 
 
 # ---------------------------------------------------------------- in process

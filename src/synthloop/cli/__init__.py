@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import typer
 
-from synthloop.cli import accounts, curate, dataset_quality, generate, queue, records, serve
+from synthloop.cli import (
+    accounts,
+    audit,
+    curate,
+    dataset_quality,
+    generate,
+    loop,
+    queue,
+    records,
+    route,
+    serve,
+    versions,
+)
 from synthloop.cli._common import CONTEXT, new_app
 from synthloop.cli.quality import quality_app
 
@@ -29,6 +41,12 @@ app.command()(records.export)
 app.command()(records.status)
 app.command()(generate.generate)
 app.command()(curate.curate)
+app.command()(route.route)
+app.command()(loop.loop)
+app.command()(versions.version)
+app.command()(versions.versions)
+app.command()(versions.diff)
+app.command()(audit.audit)
 app.command()(records.demo)
 app.command()(dataset_quality.agreement)
 app.command()(dataset_quality.aggregate)

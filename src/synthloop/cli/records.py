@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from synthloop import demo as demo_job
+from synthloop import demo_loop as demo_job
 from synthloop.cli._common import (
     Db,
     Json,
@@ -22,6 +22,7 @@ from synthloop.cli._common import (
     progress,
     user_errors,
 )
+from synthloop.store.store import Store
 
 
 def init(db: Db = None, as_json: Json = False) -> None:
@@ -129,16 +130,69 @@ def import_(
 
 def export(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset to export.")],
-    out_path: Annotated[Path, typer.Option("--out", help="File to write (.jsonl or .parquet).")],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="File to write (.jsonl or .parquet); with --version, a new folder."
+        ),
+    ],
     format: Annotated[
-        str | None, typer.Option("--format", help="jsonl or parquet. Default: from the file name.")
+        str | None,
+        typer.Option(
+            "--format",
+            help="jsonl or parquet (default: from the file name); with --version: sft, dpo, "
+            "reward, kto or classification.",
+        ),
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Export this version (number or tag) as training data."),
     ] = None,
     status: Statuses = None,
     source: Sources = None,
+    test_size: Annotated[
+        float, typer.Option(help="--version: share of records in the test split.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="--version: seed of the train/test split.")] = 0,
+    file_format: Annotated[
+        str, typer.Option("--file-format", help="--version: jsonl, parquet or datasets.")
+    ] = "jsonl",
+    prompt_field: Annotated[
+        str | None, typer.Option(help="--version: the field used as the prompt.")
+    ] = None,
+    response_field: Annotated[
+        str | None, typer.Option(help="--version: the field used as the response.")
+    ] = None,
+    ranking_pairs: Annotated[
+        str, typer.Option(help="--version: DPO pairs from rankings: best-vs-each, best-vs-worst.")
+    ] = "best-vs-each",
+    licence: Annotated[
+        str, typer.Option(help="--version: licence named in the dataset card.")
+    ] = "unspecified",
     db: Db = None,
     as_json: Json = False,
 ) -> None:
-    """Export records with everything they hold."""
+    """Export records with everything they hold, or (--version) a version as training data:
+    train/test files and a README.md dataset card."""
+    if version is not None:
+        from synthloop.cli.versions import export_training
+
+        export_training(
+            name,
+            version=version,
+            format=format or "sft",
+            out_path=out_path,
+            test_size=test_size,
+            seed=seed,
+            file_format=file_format,
+            prompt_field=prompt_field,
+            response_field=response_field,
+            ranking_pairs=ranking_pairs,
+            licence=licence,
+            db=db,
+            as_json=as_json,
+        )
+        return
     store = open_or_fail(db, as_json)
     with user_errors(as_json), progress(f"exporting {out_path.name}", as_json) as tick:
         count = store.dataset(name).export(out_path, format, status, source, tick)
@@ -178,15 +232,58 @@ def status(
 
 def demo(
     directory: Annotated[
-        Path,
+        Path, typer.Option("--dir", help="The demo project's folder (replaced each run).")
+    ] = Path("synthloop-demo"),
+    simulate: Annotated[
+        bool,
         typer.Option(
-            "--dir", help="Where the demo writes its store and exports (replaced each run)."
+            "--simulate", help="Simulated annotators finish the round headless (no web UI)."
         ),
-    ] = Path("demo-out"),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Web UI port without --simulate.")
+    ] = 8000,
     as_json: Json = False,
 ) -> None:
-    """Run the main job offline on embedded sample data (SQLite, no model)."""
+    """Run the whole loop offline on embedded defaults (SQLite, no model): seeds, offline
+    generation, curation, pre-labels, routing, annotation (the web UI, or --simulate),
+    aggregation, a version, SFT/DPO/classification exports and an audit report."""
     with user_errors(as_json):
-        summary = demo_job.run(directory, log=None if as_json else out.print)
+        report = demo_job.run(
+            directory,
+            simulate=simulate,
+            port=port,
+            log=None if as_json else (lambda line: out.print(line, markup=False)),
+            serve=_serve_in_background,
+        )
     if as_json:
-        print_json(summary)
+        print_json(report.to_dict())
+        return
+    table = Table(title="synthloop demo", title_justify="left")
+    table.add_column("step")
+    table.add_column("result")
+    for label, value in report.steps:
+        table.add_row(label, value)
+    out.print(table)
+    out.print(f"done in {report.seconds:.1f} s; everything is in {directory}", markup=False)
+
+
+def _serve_in_background(store: Store, port: int) -> Any:
+    """The annotation server for the demo's store, on a thread, until the demo stops it."""
+    import threading
+
+    import uvicorn
+
+    from synthloop.server.app import create_app
+
+    config = uvicorn.Config(create_app(store.url), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    class _Handle:
+        def stop(self) -> None:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+    return _Handle()

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from synthloop.errors import Problem, ProblemList
 from synthloop.generate.llm.base import Params
+from synthloop.generate.tasks.base import Feedback
 from synthloop.settings import _LineIndex, _problem
 
 __all__ = ["BackendSpec", "Budget", "Price", "Recipe", "RecipeError", "Retries", "Source"]
@@ -144,6 +145,24 @@ class Recipe(_Strict):
     _base: Path = Path()
     _source: str = "<recipe>"
     _lines: _LineIndex | None = None
+    # Set by the loop (`for_round`), never read from YAML: the round a run belongs to (recorded
+    # in provenance) and the earlier rounds' examples for the prompts.
+    _round: int = 0
+    _feedback: Feedback | None = None
+
+    @property
+    def round(self) -> int:
+        return self._round
+
+    @property
+    def feedback(self) -> Feedback | None:
+        return self._feedback
+
+    def for_round(self, number: int, feedback: Feedback | None = None) -> Recipe:
+        """This recipe as round `number` of a loop, with `feedback` for the prompts."""
+        copy = self.model_copy()
+        copy._round, copy._feedback = number, feedback
+        return copy
 
     @property
     def base(self) -> Path:

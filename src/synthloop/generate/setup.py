@@ -164,6 +164,7 @@ def _task(cls: type[Task], recipe: Recipe, model: str, dataset: Dataset | None) 
         model=model,
         template_version=recipe.template_version,
         settings=dataset.settings if dataset is not None else None,
+        feedback=recipe.feedback,
     )
 
 

@@ -70,6 +70,7 @@ class Writer:
             "model": plan.backend.model,
             "params": plan.task.params.to_body(),
             "recipe_seed": recipe.seed,
+            "round": recipe.round,
         }
 
     async def write(self, batch: list[Finished]) -> None:

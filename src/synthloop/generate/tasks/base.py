@@ -37,6 +37,7 @@ from synthloop.errors import SynthloopError
 from synthloop.generate.llm.base import Completion, Params, Request
 
 __all__ = [
+    "Feedback",
     "Output",
     "SourceItem",
     "Task",
@@ -73,6 +74,31 @@ class Unit:
     fields: Mapping[str, Any] = field(default_factory=dict)
     parent: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What the humans of earlier rounds said about this task's outputs, as few-shot examples:
+    `positive` outputs they accepted or wrote (corrections), `negative` ones they rejected or
+    corrected away. The loop (`synthloop.loop`) fills it between rounds; it changes the rendered
+    prompts, so the next round's units are new ones."""
+
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.positive or self.negative)
+
+    def apply(self, messages: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
+        """The messages with the examples put before the last (user) message's text."""
+        parts = []
+        if self.positive:
+            parts.append("Examples of good outputs:\n" + "\n".join(f"- {e}" for e in self.positive))
+        if self.negative:
+            parts.append("Examples to avoid:\n" + "\n".join(f"- {e}" for e in self.negative))
+        *head, last = messages
+        content = "\n\n".join([*parts, last["content"]])
+        return (*head, {**last, "content": content})
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +197,7 @@ class Task(abc.ABC):
         model: str = "",
         template_version: int | None = None,
         settings: Any = None,
+        feedback: Feedback | None = None,
     ) -> None:
         self.config = (
             options if isinstance(options, TaskOptions) else self.options(**(options or {}))
@@ -179,6 +206,7 @@ class Task(abc.ABC):
         self.model = model  # part of every unit key: another model makes other records
         self.prompt = load_template(self.template, template_version)
         self.dataset_settings = settings  # the target dataset's Settings, when it exists
+        self.feedback = feedback  # what earlier rounds' humans kept and corrected
 
     def schema(self) -> dict[str, Any] | None:
         """The JSON schema asked of the model, from `output`."""
@@ -220,7 +248,10 @@ class Task(abc.ABC):
                 seed=base + seed_offset,
                 extra=params.extra,
             )
-        return Request(self.prompt.messages(**context), params, self.schema())
+        messages = self.prompt.messages(**context)
+        if self.feedback is not None and self.feedback:
+            messages = self.feedback.apply(messages)
+        return Request(messages, params, self.schema())
 
     def key(self, item: SourceItem, requests: Sequence[Request], *more: object) -> str:
         return unit_key(
