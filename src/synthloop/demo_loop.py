@@ -21,6 +21,7 @@ from synthloop import demo_data
 from synthloop.accounts import assign, create_user
 from synthloop.audit import audit
 from synthloop.curate.run import curate
+from synthloop.errors import SynthloopError
 from synthloop.export.training import export_version
 from synthloop.export.versions import create_version
 from synthloop.loop import wait_for_humans
@@ -135,7 +136,11 @@ def run(
     (directory / "exports").mkdir()
     for fmt in ("sft", "dpo", "classification"):
         out = directory / "exports" / fmt
-        made = export_version(store, NAME, version.number, fmt, out)
+        try:
+            made = export_version(store, NAME, version.number, fmt, out)
+        except SynthloopError as exc:  # e.g. no DPO pairs: nobody corrected a reply
+            step(f"export {fmt}", f"none: {exc}")
+            continue
         report.exports[fmt] = str(out)
         step(f"export {fmt}", f"{_rows(made)} rows in {out}")
     audit_path = directory / "audit.html"
