@@ -117,3 +117,51 @@ def test_the_command_runs_rounds_with_simulated_gold(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "loop over replies" in done.stdout
+
+
+def test_the_most_corrected_slice_gets_more_generation(
+    sqlite_store: synthloop.Store, tmp_path: Path
+) -> None:
+    sqlite_store.create_dataset("replies", SETTINGS)
+    rows = [
+        {"prompt": f"question {i}?", "topic": "billing" if i < 3 else "delivery"} for i in range(6)
+    ]
+    write_jsonl(tmp_path / "prompts.jsonl", rows)
+    (tmp_path / "recipe.yaml").write_text(
+        "dataset: replies\ntask: responses\nsource: {file: prompts.jsonl, field: prompt}\n"
+        "backend: {type: fake}\n",
+        encoding="utf-8",
+    )
+    topics = {f"prompts.jsonl line {i + 1}": r["topic"] for i, r in enumerate(rows)}
+
+    def correct_billing(record: synthloop.Record, user: str) -> dict[str, str]:
+        if topics[record.provenance["parent"]] == "billing":
+            return {"correction": "a better reply"}
+        return {}
+
+    class Reviewers:
+        def annotate(self, store: synthloop.Store, name: str) -> SimReport:
+            gold = {str(r.external_id): "yes" for r in store.dataset(name).records(status="queued")}
+            sim = SimulatedAnnotators.from_gold_labels(gold, workers=1, extra=correct_billing)
+            return sim.annotate(store, name)
+
+    report = run_loop(
+        sqlite_store,
+        Recipe.load(tmp_path / "recipe.yaml"),
+        rounds=2,
+        budget_per_round=6,
+        annotators=Reviewers(),
+        strategy="random",
+        slice_field="topic",
+    )
+    first, second = report.rounds
+    assert first.corrections == {"billing": 1.0, "delivery": 0.0}
+    assert first.boosted == 6  # 3 billing questions x 2 variations
+    assert second.generated == 6 + 6
+    boosted = [
+        r
+        for r in sqlite_store.dataset("replies").records()
+        if r.external_id.endswith(("-v1", "-v2"))
+    ]
+    assert len(boosted) == 6
+    assert {topics[r.provenance["parent"]] for r in boosted} == {"billing"}

@@ -8,19 +8,24 @@ records, and freezes the accepted ones into a version tagged `round-k`.
 
 What round k learned feeds round k+1: outputs humans accepted or wrote (corrections) become
 positive few-shot examples, those they corrected away or curation rejected become negative ones
-(`tasks.base.Feedback`). (Giving the slices humans corrected most more generation is not built
-yet.)
+(`tasks.base.Feedback`), and the slices humans corrected most get more generation: each source
+item of a slice with corrections is asked again for up to `max_boost` variations in the next
+round, in proportion to the slice's correction rate. A slice is a source field's value
+(`slice_field`, e.g. an intent or a risk category), or each source item on its own.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from synthloop.generate.pipeline import generate
 from synthloop.generate.recipe import Recipe
+from synthloop.generate.sources import load_items
 from synthloop.generate.tasks.base import Feedback
 from synthloop.quality.dataset import decide
 from synthloop.records import Record
@@ -59,6 +64,8 @@ class RoundReport:
     version_hash: str | None = None
     error_rate: dict[str, Any] = field(default_factory=dict)
     examples: dict[str, int] = field(default_factory=dict)
+    corrections: dict[str, float] = field(default_factory=dict)  # correction rate by slice
+    boosted: int = 0  # extra variations asked for in the next round
     seconds: float = 0.0
 
 
@@ -83,6 +90,8 @@ def run_loop(
     threshold: float | None = None,
     method: str = "dawid-skene",
     suggest: Callable[[Store, str], object] | None = None,
+    slice_field: str | None = None,
+    max_boost: int = 2,
     log: Callable[[str], object] | None = None,
     seed: int = 0,
 ) -> LoopReport:
@@ -94,10 +103,11 @@ def run_loop(
     say = log or (lambda _line: None)
     report = LoopReport(recipe.dataset)
     feedback: Feedback | None = None
+    boost: dict[str, int] = {}
     for number in range(1, rounds + 1):
         began = time.perf_counter()
         row = RoundReport(number)
-        made = generate(store, recipe.for_round(number, feedback))
+        made = generate(store, recipe.for_round(number, feedback, boost))
         row.generated, row.failed = made.ok, dict(made.failed)
         if made.curation is not None:
             row.curated_out = dict(made.curation.rejected)
@@ -125,6 +135,11 @@ def run_loop(
         row.error_rate = asdict(estimate_error(dataset))
         feedback = feedback_from(dataset, number)
         row.examples = {"positive": len(feedback.positive), "negative": len(feedback.negative)}
+        slices = _slices(store, recipe, slice_field)
+        rates = correction_rates(dataset, number, slices)
+        boost = boost_from(rates, slices, max_boost)
+        row.corrections = {k: round(v, 3) for k, v in sorted(rates.items())}
+        row.boosted = sum(boost.values())
         row.seconds = time.perf_counter() - began
         frozen = row.version or "none (nothing accepted)"
         say(f"round {number}: decided {row.decided}; version {frozen}")
@@ -150,6 +165,45 @@ def feedback_from(dataset: Dataset, round: int) -> Feedback:
         else:
             positive.append(_shown(record))
     return Feedback(tuple(positive[:_EXAMPLES]), tuple(negative[:_EXAMPLES]))
+
+
+def _slices(store: Store, recipe: Recipe, slice_field: str | None) -> dict[str, str]:
+    """Source item id -> its slice: the value of `slice_field`, or the item itself."""
+    items = load_items(recipe, store)
+    if slice_field is None:
+        return {item.id: item.id for item in items}
+    return {item.id: str(item.fields.get(slice_field, "")) for item in items}
+
+
+def correction_rates(dataset: Dataset, round: int, slices: dict[str, str]) -> dict[str, float]:
+    """By slice, the share of round `round`'s human-reviewed synthetic records that humans
+    corrected: a text correction, or a final value unlike the machine's suggestion."""
+    corrections = [q for q in dataset.settings.questions if isinstance(q, TextQuestion)]
+    reviewed: Counter[str] = Counter()
+    corrected: Counter[str] = Counter()
+    for record in dataset.records(status=("accepted", "disputed"), source="synthetic"):
+        parent = record.provenance.get("parent")
+        if record.provenance.get("round") != round or parent not in slices:
+            continue
+        if not any(r.status == "submitted" for r in record.responses):
+            continue  # auto-accepted: no human looked
+        where = slices[parent]
+        reviewed[where] += 1
+        final = record.final or {}
+        overruled = any(q in final and final[q] != s.value for q, s in record.suggestions.items())
+        if overruled or _corrections(record, corrections):
+            corrected[where] += 1
+    return {where: corrected[where] / n for where, n in reviewed.items()}
+
+
+def boost_from(rates: dict[str, float], slices: dict[str, str], most: int) -> dict[str, int]:
+    """Extra variations per source item: up to `most` for the most corrected slice, in
+    proportion to each slice's correction rate; none for slices nobody corrected."""
+    top = max(rates.values(), default=0.0)
+    if top <= 0:
+        return {}
+    per_slice = {where: math.ceil(most * rate / top) for where, rate in rates.items() if rate > 0}
+    return {item: per_slice[where] for item, where in slices.items() if where in per_slice}
 
 
 def _corrections(record: Record, questions: list[TextQuestion]) -> list[tuple[str, str]]:

@@ -47,6 +47,13 @@ def loop(
         float | None,
         typer.Option("--wait-timeout", help="Without simulation: give up waiting after seconds."),
     ] = None,
+    slice_field: Annotated[
+        str | None,
+        typer.Option(
+            "--slice-field",
+            help="Source field whose values are slices: the most corrected get more generation.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seeds routing and simulation.")] = 0,
     db: Db = None,
     as_json: Json = False,
@@ -65,6 +72,7 @@ def loop(
             strategy=[s.strip() for s in strategy.split(",") if s.strip()],
             audit_rate=audit_rate,
             threshold=threshold,
+            slice_field=slice_field,
             log=None if as_json else (lambda line: out.print(line, markup=False)),
             seed=seed,
         )

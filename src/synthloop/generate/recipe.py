@@ -149,6 +149,7 @@ class Recipe(_Strict):
     # in provenance) and the earlier rounds' examples for the prompts.
     _round: int = 0
     _feedback: Feedback | None = None
+    _boost: dict[str, int] = {}  # source item id -> extra variations asked of it
 
     @property
     def round(self) -> int:
@@ -158,10 +159,20 @@ class Recipe(_Strict):
     def feedback(self) -> Feedback | None:
         return self._feedback
 
-    def for_round(self, number: int, feedback: Feedback | None = None) -> Recipe:
-        """This recipe as round `number` of a loop, with `feedback` for the prompts."""
+    @property
+    def boost(self) -> dict[str, int]:
+        return self._boost
+
+    def for_round(
+        self,
+        number: int,
+        feedback: Feedback | None = None,
+        boost: dict[str, int] | None = None,
+    ) -> Recipe:
+        """This recipe as round `number` of a loop, with `feedback` for the prompts and `boost`
+        extra variations for some source items (by id)."""
         copy = self.model_copy()
-        copy._round, copy._feedback = number, feedback
+        copy._round, copy._feedback, copy._boost = number, feedback, dict(boost or {})
         return copy
 
     @property

@@ -7,6 +7,7 @@ source that is missing. Units whose records the dataset already holds are left o
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from synthloop.curate.run import build_steps
 from synthloop.errors import DatasetNotFound, Problem, ProblemList, SynthloopError
-from synthloop.generate.llm.base import Backend
+from synthloop.generate.llm.base import Backend, Request
 from synthloop.generate.llm.registry import backend_class
 from synthloop.generate.recipe import Recipe, RecipeError
 from synthloop.generate.sources import load_items
@@ -75,10 +76,30 @@ def prepare(store: Store, recipe: Recipe, *, retry_failed: bool) -> Plan:
     if problems or task is None or backend is None or items is None:
         raise recipe.error(problems)
     units = _unique(task.units(items))
+    if recipe.boost:
+        units += _variations(units, recipe.boost)
     todo, replace = units, set[str]()
     if dataset is not None:
         todo, replace = _remaining(dataset, task, units, retry_failed)
     return Plan(backend, task, dataset, len(units), todo, replace)
+
+
+def _variations(units: list[Unit], boost: dict[str, int]) -> list[Unit]:
+    """Extra units for boosted source items: the same requests, each asking for an answer
+    unlike the earlier ones (so the requests, their cache keys and the records differ)."""
+    extra = []
+    for unit in units:
+        for j in range(1, boost.get(unit.parent or "", 0) + 1):
+            note = f"\n\n(Variation {j}: answer differently from earlier answers to this.)"
+            requests = tuple(_with_note(r, note) for r in unit.requests)
+            extra.append(dataclasses.replace(unit, key=f"{unit.key}-v{j}", requests=requests))
+    return extra
+
+
+def _with_note(request: Request, note: str) -> Request:
+    *head, last = request.messages
+    messages = (*head, {**last, "content": last["content"] + note})
+    return Request(messages, request.params, request.schema)
 
 
 def create_dataset(store: Store, plan: Plan, recipe: Recipe) -> Dataset:
