@@ -165,7 +165,7 @@ def test_the_simulated_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = orjson.loads(result.stdout)
     steps = summary["steps"]
-    for step in ("curation", "pre-labels", "routing", "annotation", "aggregation", "version"):
+    for step in ("curation", "pre-labels", "routing", "annotation", "records by status", "version"):
         assert step in steps
     assert "simulated annotators" in steps["annotation"]
     for fmt in ("sft", "dpo", "classification"):

@@ -124,8 +124,9 @@ def run(
         _people(store, port, serve, say)
         step("annotation", "by people through the web UI")
 
-    decided = decide(dataset)
-    step("aggregation", ", ".join(f"{k} {v}" for k, v in sorted(decided.counts.items())))
+    decide(dataset)
+    by_status = dataset.count(by="status")
+    step("records by status", ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
     error = estimate_error(dataset)
     step("estimated error of the unreviewed part", _rate(error))
 

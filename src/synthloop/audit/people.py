@@ -57,7 +57,8 @@ class Corrections:
     def add(self, record: Record) -> None:
         if record.source != "synthetic":
             return
-        task = str(record.provenance.get("task") or NONE)
+        # Offline generators (templates, augmentations) name a `generator`, not a task.
+        task = str(record.provenance.get("task") or record.provenance.get("generator") or NONE)
         model = str(record.provenance.get("model") or NONE)
         for q in self.questions:
             final = human_value(record, q.name)

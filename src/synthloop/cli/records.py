@@ -15,6 +15,7 @@ from synthloop.cli._common import (
     Sources,
     Statuses,
     counts_table,
+    fail,
     open_or_fail,
     out,
     parse_map,
@@ -22,6 +23,7 @@ from synthloop.cli._common import (
     progress,
     user_errors,
 )
+from synthloop.errors import SynthloopError
 from synthloop.store.store import Store
 
 
@@ -177,6 +179,14 @@ def export(
     if version is not None:
         from synthloop.cli.versions import export_training
 
+        if status or source:
+            fail(
+                SynthloopError(
+                    "--status and --source filter a plain export; a version holds its accepted "
+                    "records as frozen; drop them, or export without --version"
+                ),
+                as_json,
+            )
         export_training(
             name,
             version=version,

@@ -16,7 +16,9 @@ Columns follow TRL's dataset formats (huggingface.co/docs/trl/dataset_formats):
   record gives its original (False) and its correction (True); otherwise the rating question's
   final value at or above the scale's midpoint is True; with no rating, an accepted response is
   True.
-- `reward`: `prompt` / `response` / `score` (the rating normalised to 0..1) / `raw_score`.
+- `reward`: `prompt` / `response` / `score` (the rating normalised to 0..1) / `raw_score`:
+  pointwise scores as the issue asks, not a TRL format (TRL's RewardTrainer reads preference
+  pairs: use `dpo` for it).
 - `classification`: `text` / `label` / `confidence` from a label question's final value.
 
 A record yielding no row is counted under its reason. The train/test split is seeded and
