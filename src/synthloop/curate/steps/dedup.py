@@ -43,7 +43,23 @@ from synthloop.curate.base import (
 __all__ = ["Dedup", "DedupOptions", "exact_key"]
 
 
-class DedupOptions(StepOptions):
+class ClusterOptions(StepOptions):
+    """What every duplicate step shares: which record of a cluster survives, and which other
+    datasets' records count as already kept."""
+
+    keep: Literal["first", "highest_score", "human_first"] = Field(
+        "first",
+        description=(
+            "which record of a cluster survives: the first (lowest id), the highest judge score,"
+            " or a human-sourced one; ties go to the first"
+        ),
+    )
+    against: list[str] = Field(
+        default_factory=list, description="other datasets whose records count as already kept"
+    )
+
+
+class DedupOptions(ClusterOptions):
     mode: Literal["exact", "near"] = Field(
         "near", description="exact: same normalised text; near: MinHash LSH, then verified"
     )
@@ -64,16 +80,6 @@ class DedupOptions(StepOptions):
         None, ge=1, description="near: LSH bands (default: chosen for the threshold)"
     )
     rows: int | None = Field(None, ge=1, description="near: rows per band; bands * rows = num_perm")
-    keep: Literal["first", "highest_score", "human_first"] = Field(
-        "first",
-        description=(
-            "which record of a cluster survives: the first (lowest id), the highest judge score,"
-            " or a human-sourced one; ties go to the first"
-        ),
-    )
-    against: list[str] = Field(
-        default_factory=list, description="other datasets whose records count as already kept"
-    )
 
     @model_validator(mode="after")
     def _bands_times_rows(self) -> Self:
@@ -122,7 +128,7 @@ class Dedup(Step):
         near = config.mode == "near"
         clusters, similarity = _near_clusters(pool, config) if near else _exact_clusters(pool)
         reason = "near_duplicate" if near else "duplicate"
-        rule = _RULES[config.keep]
+        rule = SURVIVOR_RULES[config.keep]
         result = StepResult()
         losers: list[tuple[int, int]] = []  # (kept, rejected) by pool index
         for members in clusters:
@@ -164,7 +170,7 @@ def _human_first(doc: Doc) -> tuple[Any, ...]:
     return (doc.source != "human", doc.id)
 
 
-_RULES: dict[str, Callable[[Doc], tuple[Any, ...]]] = {
+SURVIVOR_RULES: dict[str, Callable[[Doc], tuple[Any, ...]]] = {
     "first": _first,
     "highest_score": _highest_score,
     "human_first": _human_first,
@@ -213,7 +219,7 @@ def _near_clusters(
     verified = similar >= config.threshold
     edges = pairs[verified].tolist()
     known = dict(zip(map(tuple, edges), similar[verified].tolist(), strict=True))
-    clusters = _components(edges)
+    clusters = components(edges)
 
     def similarity(pairs: list[tuple[int, int]]) -> list[float | None]:
         """Most survivors were verified against the member already; the rest, in one go."""
@@ -235,7 +241,7 @@ def _text(doc: Doc) -> str:
     return next(iter(texts.values())) if len(texts) == 1 else doc.text
 
 
-def _components(edges: list[list[int]]) -> list[list[int]]:
+def components(edges: list[list[int]]) -> list[list[int]]:
     """The connected components of the graph of `edges` (union-find), sorted, each sorted."""
     parent: dict[int, int] = {}
 

@@ -28,7 +28,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,13 +39,12 @@ from synthloop.curate.base import (
     Doc,
     Rejection,
     Step,
-    StepOptions,
     StepResult,
     register_step,
 )
 
 # dedup's survivor rules and union-find: one meaning of `keep` for both steps.
-from synthloop.curate.steps.dedup import _RULES, _components
+from synthloop.curate.steps.dedup import SURVIVOR_RULES, ClusterOptions, components
 from synthloop.errors import SynthloopError
 
 __all__ = ["SemanticDedup", "SemanticDedupOptions", "model_problem"]
@@ -85,7 +84,7 @@ def model_problem(folder: Path) -> str | None:
     return None
 
 
-class SemanticDedupOptions(StepOptions):
+class SemanticDedupOptions(ClusterOptions):
     model: str = Field(
         description=(
             "a local folder holding model.onnx and tokenizer.json (a sentence-transformers model"
@@ -98,16 +97,6 @@ class SemanticDedupOptions(StepOptions):
     batch_size: int = Field(64, ge=1, description="texts per model call")
     max_length: int = Field(
         256, ge=1, description="tokens per text; longer ones are truncated (MiniLM: at most 512)"
-    )
-    keep: Literal["first", "highest_score", "human_first"] = Field(
-        "first",
-        description=(
-            "which record of a cluster survives: the first (lowest id), the highest judge score,"
-            " or a human-sourced one; ties go to the first"
-        ),
-    )
-    against: list[str] = Field(
-        default_factory=list, description="other datasets whose records count as already kept"
     )
 
     @field_validator("model")
@@ -139,8 +128,8 @@ class SemanticDedup(Step):
             return result
         vectors = self._encoder_for(config).embed([text for _, text in pool], config.batch_size)
         edges = _pairs(vectors, first, config.threshold - _EPSILON)
-        rule = _RULES[config.keep]
-        for members in _components(edges):
+        rule = SURVIVOR_RULES[config.keep]
+        for members in components(edges):
             outside = [i for i in members if i < first]
             kept = outside[0] if outside else min(members, key=lambda i: rule(pool[i][0]))
             rejected = [i for i in members if i != kept and i >= first]
