@@ -10,19 +10,41 @@ plain numbers never qualify. Where two candidates overlap, the one that starts f
 longest wins (a URL holding an IP address is one URL), except that phone numbers are looked for
 last, around the items already found: a phone pattern runs on into the card or SSN after it.
 
-Person names need an NER model; none ships with synthloop and nothing is downloaded, so
-`person` finds nothing here (see `steps.pii`).
+Person names need an NER model, which patterns cannot stand in for; none ships with synthloop
+and nothing is downloaded, so `detect` finds no `person`. Given a local spaCy pipeline (an
+optional extra), `load_ner` loads it and `names_in` returns its PERSON (or PER) entities as
+`person` items; `merged` adds them to the pattern finds, which win any overlap (a name the
+model saw inside an email address is part of the address).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["PII_TYPES", "Found", "card_valid", "detect", "iban_valid", "luhn_valid", "ssn_valid"]
+from synthloop.errors import SynthloopError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+__all__ = [
+    "PII_TYPES",
+    "Found",
+    "card_valid",
+    "detect",
+    "iban_valid",
+    "load_ner",
+    "luhn_valid",
+    "merged",
+    "names_in",
+    "ner_folder",
+    "require_spacy",
+    "ssn_valid",
+]
 
 PII_TYPES: Final = (
     "email",
@@ -339,3 +361,76 @@ def _without_overlaps(found: list[Found]) -> list[Found]:
         if not kept or item.start >= kept[-1].end:
             kept.append(item)
     return kept
+
+
+# ----------------------------------------------------------------------------- person names
+
+# PERSON in OntoNotes pipelines (en_*), PER in WikiNER ones (de_*, xx_*).
+_NER_LABELS: Final = frozenset({"PERSON", "PER"})
+# Components an NER model does not need; disabled, so a full pipeline runs only its NER part.
+_NOT_NER: Final = frozenset(
+    {"tagger", "parser", "lemmatizer", "attribute_ruler", "morphologizer", "senter", "textcat"}
+)
+_INSTALL_HINT: Final = (
+    "on a machine with network, `pip install 'synthloop[ner]'` and `python -m spacy download"
+    " en_core_web_sm`, then give the installed package's folder (`python -c 'import"
+    " en_core_web_sm; print(en_core_web_sm.__path__[0])'`) or a folder `nlp.to_disk` wrote"
+)
+
+
+def require_spacy() -> None:
+    """Raise SynthloopError unless spaCy can be imported."""
+    try:
+        import spacy  # noqa: F401
+    except ImportError:
+        raise SynthloopError(
+            "the pii step's ner_model needs spaCy, which is not installed;"
+            " install it with `pip install 'synthloop[ner]'`"
+        ) from None
+
+
+def ner_folder(value: str) -> Path:
+    """The folder holding the spaCy pipeline `value` names: `value` itself when `nlp.to_disk`
+    wrote it, or its one versioned subfolder when it is an installed pipeline package. Raises
+    ValueError saying what to give instead; nothing is downloaded."""
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise ValueError(
+            f"ner_model {value!r} is not a folder; give the path of a local spaCy pipeline"
+            f" (nothing is downloaded): {_INSTALL_HINT}"
+        )
+    if (folder / "config.cfg").is_file():
+        return folder
+    inner = [d for d in folder.iterdir() if (d / "config.cfg").is_file()]
+    if len(inner) != 1:
+        raise ValueError(
+            f"ner_model folder {value!r} holds no spaCy pipeline (no config.cfg in it or in"
+            f" one subfolder); give a folder `nlp.to_disk` wrote: {_INSTALL_HINT}"
+        )
+    return inner[0]
+
+
+def load_ner(value: str) -> Language:
+    """The spaCy pipeline at `value` (see `ner_folder`), with its non-NER components off."""
+    require_spacy()
+    import spacy
+
+    nlp = spacy.load(ner_folder(value))
+    for name in _NOT_NER.intersection(nlp.pipe_names):
+        nlp.disable_pipe(name)
+    return nlp
+
+
+def names_in(nlp: Language, texts: Sequence[str]) -> list[list[Found]]:
+    """The person names the pipeline finds in each text, as `person` items; one batched pass."""
+    nlp.max_length = max(nlp.max_length, *(len(t) + 1 for t in texts), 0)
+    return [
+        [Found("person", e.start_char, e.end_char) for e in doc.ents if e.label_ in _NER_LABELS]
+        for doc in nlp.pipe(texts)
+    ]
+
+
+def merged(found: list[Found], names: Iterable[Found]) -> list[Found]:
+    """`found` (pattern finds, in order) with the `names` that overlap none of them, in order."""
+    extra = [n for n in names if not any(n.start < f.end and f.start < n.end for f in found)]
+    return sorted([*found, *extra], key=lambda f: f.start) if extra else found

@@ -26,17 +26,20 @@ set as its SpacyNlpEngine's `nlp` instead of `load()`, which would download a mo
 tldextract held to its bundled suffix list, its pattern recognisers work; its phone recogniser
 uses the phonenumbers library.
 
-`person` is accepted but finds nothing: names need an NER model, none ships with synthloop and
-the step downloads nothing.
+`person` needs an NER model: none ships with synthloop and the step downloads nothing, so
+without `ner_model` it finds nothing. With `ner_model`, a local spaCy pipeline folder (`pip
+install 'synthloop[ner]'`), its PERSON (or PER) entities are `person` items, `<PERSON>` when
+redacted; the pattern finds win where the two overlap. The pipeline is loaded once per step,
+on its first run, and runs over all of a batch's text fields in one `nlp.pipe` pass.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from synthloop.curate.base import (
     Context,
@@ -47,7 +50,19 @@ from synthloop.curate.base import (
     StepResult,
     register_step,
 )
-from synthloop.curate.pii_detect import PII_TYPES, detect
+from synthloop.curate.pii_detect import (
+    PII_TYPES,
+    Found,
+    detect,
+    load_ner,
+    merged,
+    names_in,
+    ner_folder,
+    require_spacy,
+)
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 __all__ = ["PLACEHOLDERS", "PiiOptions", "PiiStep", "redact"]
 
@@ -63,14 +78,30 @@ class PiiOptions(StepOptions):
     )
     types: list[PiiType] = Field(
         default_factory=lambda: list(get_args(PiiType)),
-        description="the types to look for; `person` needs an NER model and finds nothing "
+        description="the types to look for; `person` needs `ner_model` and finds nothing "
         "without one (none ships; nothing is downloaded)",
     )
+    ner_model: str | None = Field(
+        None,
+        description="a local spaCy pipeline folder (as `nlp.to_disk` writes it, or an installed "
+        "pipeline package's folder) whose PERSON entities are `person` items; needs "
+        "`pip install 'synthloop[ner]'`; nothing is downloaded",
+    )
+
+    @field_validator("ner_model")
+    @classmethod
+    def _local_folder(cls, value: str | None) -> str | None:
+        if value is not None:
+            ner_folder(value)  # raises ValueError saying what to give
+        return value
 
 
-def redact(text: str, types: Sequence[str] = PII_TYPES) -> tuple[str, Counter[str]]:
-    """`text` with each item of `types` replaced by its placeholder, and the counts by type."""
-    found = detect(text, types)
+def redact(
+    text: str, types: Sequence[str] = PII_TYPES, names: Sequence[Found] = ()
+) -> tuple[str, Counter[str]]:
+    """`text` with each item of `types` replaced by its placeholder, and the counts by type.
+    `names` are person names an NER model found in `text` (`pii_detect.names_in`)."""
+    found = merged(detect(text, types), names)
     out = text
     for item in reversed(found):  # right to left, so earlier spans stay put
         out = out[: item.start] + PLACEHOLDERS[item.type] + out[item.end :]
@@ -82,12 +113,20 @@ class PiiStep(Step):
     name = "pii"
     options = PiiOptions
 
+    def __init__(self, options: Mapping[str, Any] | StepOptions | None = None) -> None:
+        super().__init__(options)
+        assert isinstance(self.config, PiiOptions)
+        self._nlp: Language | None = None
+        if self._wants_names(self.config):
+            require_spacy()  # a missing extra is reported when the steps are built
+
     def run(self, docs: Sequence[Doc], context: Context) -> StepResult:
         config = self.config
         assert isinstance(config, PiiOptions)
         result = StepResult()
-        for doc in docs:
-            fields, types = self._scan(doc, config.types)
+        names = self._names(docs, config)
+        for doc, doc_names in zip(docs, names, strict=True):
+            fields, types = self._scan(doc, config.types, doc_names)
             if not types:
                 continue
             result.counts.update(types)
@@ -101,12 +140,32 @@ class PiiStep(Step):
         return result
 
     @staticmethod
-    def _scan(doc: Doc, types: Sequence[str]) -> tuple[dict[str, str], Counter[str]]:
+    def _wants_names(config: PiiOptions) -> bool:
+        return config.ner_model is not None and "person" in config.types
+
+    def _names(self, docs: Sequence[Doc], config: PiiOptions) -> list[dict[str, list[Found]]]:
+        """Per doc, the person names in each text field (none without an NER model)."""
+        if not self._wants_names(config) or not docs:
+            return [{} for _ in docs]
+        if self._nlp is None:
+            assert config.ner_model is not None
+            self._nlp = load_ner(config.ner_model)
+        keys = [(i, name) for i, doc in enumerate(docs) for name, text in doc.texts.items() if text]
+        found = names_in(self._nlp, [docs[i].texts[name] for i, name in keys])
+        names: list[dict[str, list[Found]]] = [{} for _ in docs]
+        for (i, name), items in zip(keys, found, strict=True):
+            names[i][name] = items
+        return names
+
+    @staticmethod
+    def _scan(
+        doc: Doc, types: Sequence[str], names: Mapping[str, Sequence[Found]]
+    ) -> tuple[dict[str, str], Counter[str]]:
         """The doc's redacted fields (those that changed) and its counts by type."""
         fields: dict[str, str] = {}
         total: Counter[str] = Counter()
         for name, text in doc.texts.items():
-            redacted, counts = redact(text, types)
+            redacted, counts = redact(text, types, names.get(name, ()))
             if counts:
                 fields[name] = redacted
                 total.update(counts)
