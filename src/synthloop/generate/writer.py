@@ -19,7 +19,7 @@ from synthloop.generate.llm.base import Completion
 from synthloop.generate.recipe import Recipe
 from synthloop.generate.setup import Plan
 from synthloop.generate.tasks.base import Output, Unit
-from synthloop.records import content_hash
+from synthloop.records import Record, content_hash
 from synthloop.rows import RowParser
 from synthloop.store import tables as t
 from synthloop.store.ingest import ingest
@@ -77,7 +77,7 @@ class Writer:
         """Store a batch and the cache entries staged so far, in one transaction (in a thread,
         so requests keep flowing meanwhile)."""
         if self.task.kind == "suggestions":
-            rows: list[dict[str, Any]] = []
+            rows: list[Row] = []
             notes = [(f.unit.key, self._suggestions(f), self._note(f)) for f in batch]
         else:
             rows, notes = [self._row(f) for f in batch], []
@@ -86,16 +86,16 @@ class Writer:
 
     def _write(
         self,
-        rows: list[dict[str, Any]],
+        rows: list[Row],
         notes: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
         cached: list[dict[str, str]],
     ) -> None:
-        fresh = [r for r in rows if r["id"] not in self.replace]
-        again = [r for r in rows if r["id"] in self.replace]
+        fresh = [r for r in rows if _key(r) not in self.replace]
+        again = [_as_dict(r) for r in rows if _key(r) in self.replace]
         with self.engine.begin() as conn:
             self.cache.write(conn, cached)
             if fresh:
-                pairs = ((f"unit {r['id']}", r) for r in fresh)
+                pairs = ((f"unit {_key(r)}", r) for r in fresh)
                 ingest(conn, self.dataset.id, pairs, self.parser, source="generate")
             if again:
                 self._replace(conn, again)
@@ -105,7 +105,9 @@ class Writer:
 
     # ------------------------------------------------------------ records
 
-    def _row(self, done: Finished) -> dict[str, Any]:
+    def _row(self, done: Finished) -> Row:
+        """The unit's record, parsed here once (ingest takes a Record as it is); a row dict only
+        when even the failed record does not fit the dataset, for ingest to report."""
         unit = done.unit
         prov = {**self.base, **_usage(done), "parent": unit.parent}
         if done.reason is None and done.fields is not None:
@@ -115,22 +117,24 @@ class Writer:
                 "provenance": prov,
                 "status": "pending",
             }
-            _record, problems = self.parser.parse(row)
-            if not problems:
-                return row
+            record, problems = self.parser.parse(row)
+            if record is not None:
+                return record
             done.reason, done.detail = "invalid_record", "; ".join(problems)[:1000]
         prov["error"] = done.detail
         if done.raw is not None:
             prov["raw"] = done.raw
         if done.outputs:  # answers that came before the one that failed
             prov["answers"] = [o.completion.text for o in done.outputs]
-        return {
+        failed = {
             "id": unit.key,
             "fields": dict(unit.fields),
             "provenance": prov,
             "status": "failed",
             "reason": done.reason,
         }
+        record, _problems = self.parser.parse(failed)
+        return record if record is not None else failed
 
     def _replace(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """A failed record answered now: the same record, with the new outcome."""
@@ -223,6 +227,17 @@ class Writer:
                 conn.execute(update(t.records).where(r.id == record_id).values(metadata=metadata))
         if new:
             conn.execute(insert(t.suggestions), new)
+
+
+Row = Record | dict[str, Any]
+
+
+def _key(row: Row) -> str:
+    return str(row.external_id if isinstance(row, Record) else row["id"])
+
+
+def _as_dict(row: Row) -> dict[str, Any]:
+    return row.to_dict() if isinstance(row, Record) else row
 
 
 def _usage(done: Finished) -> dict[str, Any]:

@@ -49,6 +49,7 @@ def ingest(
     on_batch: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Validate and write `rows` ((where, dict | problem text) pairs) inside `conn`'s transaction.
+    A row may also be a Record the caller already parsed with `parser` (it is not parsed again).
 
     Raises ImportFailed, listing every problem, when any row is invalid; the caller's transaction
     must then roll back.
@@ -93,7 +94,10 @@ def _check(
     an earlier one's content comes back as no problems and no record)."""
     if isinstance(row, str):
         return [row]
-    record, problems = parser.parse(row)
+    if isinstance(row, Record):  # already parsed by the caller with this dataset's parser
+        record: Record | None = row
+    else:
+        record, problems = parser.parse(row)
     if record is None:
         return problems
     digest = content_hash(record.fields)
