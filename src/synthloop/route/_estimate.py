@@ -8,8 +8,8 @@ over the would-be acceptances, its error rate estimates the rate among the recor
 unseen, given with the Wilson 95% interval.
 
 Decided by humans: accepted with a final value, or annotated (then the most common submitted
-answer per question, ties going to the earliest). Disputed records are left out until a reviewer
-or `synthloop aggregate` settles them; queued ones are still waiting.
+answer per question, ties going to the earliest). Disputed records count as waiting (not in the
+estimate) until a reviewer or `synthloop aggregate` settles them, as queued ones do.
 """
 
 from __future__ import annotations
