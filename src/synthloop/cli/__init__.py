@@ -11,6 +11,7 @@ import typer
 from synthloop.cli import (
     accounts,
     audit,
+    backup,
     curate,
     dataset_quality,
     generate,
@@ -47,6 +48,8 @@ app.command()(versions.version)
 app.command()(versions.versions)
 app.command()(versions.diff)
 app.command()(audit.audit)
+app.command()(backup.backup)
+app.command()(backup.restore)
 app.command()(records.demo)
 app.command()(dataset_quality.agreement)
 app.command()(dataset_quality.aggregate)
