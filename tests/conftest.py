@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,27 @@ def _pg_execute(sql: str) -> None:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute("SET lock_timeout = '30s'")
         conn.execute(sql)
+
+
+@pytest.fixture
+def new_postgres_url() -> Iterator[Callable[[], str]]:
+    """Fresh PostgreSQL schemas on demand, each dropped after the test: for a test that needs
+    another database besides `db_url`'s (tests import nothing from conftest: the browser tests'
+    conftest shadows this module's name)."""
+    schemas: list[str] = []
+
+    def make() -> str:
+        _require_postgres()
+        schema = f"t_{uuid.uuid4().hex}"
+        _pg_execute(f'CREATE SCHEMA "{schema}"')
+        schemas.append(schema)
+        return PG_URL.format(schema=schema)
+
+    try:
+        yield make
+    finally:
+        for schema in schemas:
+            _pg_execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -4,8 +4,7 @@ refused before anything is written."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import synthloop
-from conftest import PG_URL, _pg_execute, _require_postgres
 from helpers import dump, rich_rows
 from synthloop.accounts.credentials import authenticate, create_user, user_for_token
 from synthloop.accounts.membership import assign
@@ -84,25 +82,20 @@ def _check_same(before: dict[str, Any], target: synthloop.Store, logins: dict[st
     assert user_for_token(target, logins["token"]) is not None
 
 
-def _fresh_store(kind: str, tmp_path: Path) -> Iterator[synthloop.Store]:
-    if kind == "sqlite":
-        with synthloop.open(tmp_path / "target.db") as store:
-            yield store
-        return
-    _require_postgres()
-    schema = f"t_{uuid.uuid4().hex}"
-    _pg_execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        with synthloop.open(PG_URL.format(schema=schema)) as store:
-            yield store
-    finally:
-        _pg_execute(f'DROP SCHEMA "{schema}" CASCADE')
+def _fresh_store(
+    kind: str, tmp_path: Path, new_postgres_url: Callable[[], str]
+) -> Iterator[synthloop.Store]:
+    where = str(tmp_path / "target.db") if kind == "sqlite" else new_postgres_url()
+    with synthloop.open(where) as store:
+        yield store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[synthloop.Store]:
+def target(
+    request: pytest.FixtureRequest, tmp_path: Path, new_postgres_url: Callable[[], str]
+) -> Iterator[synthloop.Store]:
     """An empty store to restore into, on either database."""
-    yield from _fresh_store(request.param, tmp_path)
+    yield from _fresh_store(request.param, tmp_path, new_postgres_url)
 
 
 def test_a_backup_restores_the_same_store(
