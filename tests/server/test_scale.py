@@ -9,14 +9,11 @@ leased would show. The run is bounded by count and a hang guard; nothing asserts
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
-from live import serve
+from live import crowd, serve, stored_responses
 from sqlalchemy import func, select
 
 import synthloop
@@ -30,7 +27,6 @@ RECORDS = 600
 OVERLAP = 3
 ANSWER = {"intent": "refund", "quality": 4}
 DECIDED = {"accepted", "disputed"}
-HANG_GUARD = 600.0  # seconds: only a stuck server or client reaches it; never a time assertion
 
 
 def _prepare(db: str, settings: synthloop.Settings) -> dict[str, str]:
@@ -46,37 +42,6 @@ def _prepare(db: str, settings: synthloop.Settings) -> dict[str, str]:
         tokens = {name: create_user(store, name, "annotator").token for name in names}
         assign(store, "support", names)
     return tokens
-
-
-async def _annotate(url: str, token: str) -> list[tuple[int, str]]:
-    """One annotator: next, submit, until nothing is left; the (record, user) pairs acknowledged."""
-    acked: list[tuple[int, str]] = []
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
-        for _ in range(RECORDS + 1):  # bounded: the last round finds nothing left
-            reply = await http.get("/api/datasets/support/next")
-            if reply.status_code == 204:
-                return acked
-            assert reply.status_code == 200, reply.text
-            record_id = reply.json()["id"]
-            stored = await http.post(f"/api/records/{record_id}/responses", json={"values": ANSWER})
-            assert stored.status_code == 200, stored.text
-            acked.append((record_id, stored.json()["user"]))
-    raise AssertionError("an annotator still had work after answering every record")
-
-
-async def _crowd(url: str, tokens: dict[str, str]) -> list[tuple[int, str]]:
-    everyone = asyncio.gather(*(_annotate(url, token) for token in tokens.values()))
-    answered = await asyncio.wait_for(everyone, HANG_GUARD)
-    return [pair for pairs in answered for pair in pairs]
-
-
-def _responses(db: str) -> list[tuple[int, str, str]]:
-    query = select(t.responses.c.record_id, t.users.c.username, t.responses.c.status).join(
-        t.users, t.users.c.id == t.responses.c.user_id
-    )
-    with synthloop.open(db) as store, store.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(query)]
 
 
 def _record_statuses(db: str) -> Counter[str]:
@@ -96,16 +61,11 @@ def test_four_workers_sixty_four_annotators(
     db_url: str, settings: synthloop.Settings, tmp_path: Path
 ) -> None:
     tokens = _prepare(db_url, settings)
-    with (
-        serve(db_url, tmp_path / "server.log", workers=WORKERS) as url,
-        ThreadPoolExecutor(1) as loop_thread,
-    ):
-        # The crowd's loop in a thread of its own, as in test_live.py: a sync Playwright session
-        # in the same pytest run keeps a loop running in the main thread.
-        acked = loop_thread.submit(lambda: asyncio.run(_crowd(url, tokens))).result()
+    with serve(db_url, tmp_path / "server.log", workers=WORKERS) as url:
+        acked = crowd(url, tokens, ANSWER, RECORDS)
     assert len(acked) == RECORDS * OVERLAP, "submissions were lost or extra ones acknowledged"
     assert len(acked) == len(set(acked)), "someone answered a record twice"
-    stored = _responses(db_url)
+    stored = stored_responses(db_url)
     assert all(status == "submitted" for _, _, status in stored)
     # Every acknowledged submission is in the store, and nothing else is.
     assert sorted(acked) == sorted((record, user) for record, user, _ in stored)
