@@ -24,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from synthloop.errors import SynthloopError
+from synthloop.runners import LocalRunner, Runner
 
 __all__ = [
     "Context",
@@ -80,7 +81,10 @@ class StepResult:
 
 
 class Context(abc.ABC):
-    """What a step may ask of the store: another dataset's documents (dedup across datasets)."""
+    """What a step may ask of the run: another dataset's documents (dedup across datasets), and
+    the runner to spread heavy work over (`runners`; local by default)."""
+
+    runner: Runner = LocalRunner()
 
     @abc.abstractmethod
     def docs_of(self, dataset: str) -> list[Doc]:
@@ -99,6 +103,9 @@ class Step(abc.ABC):
 
     name: ClassVar[str]
     options: ClassVar[type[StepOptions]] = StepOptions
+    # A per-doc step decides each doc on its own (no doc's decision depends on another's), so a
+    # distributed runner may run it over shards of the docs and merge the results.
+    per_doc: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | StepOptions | None = None) -> None:
         self.config = (

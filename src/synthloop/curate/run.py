@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from synthloop.curate.base import Context, Doc, Step, get_step
+from synthloop.curate.base import Context, Doc, Step, StepResult, get_step
 from synthloop.curate.docs import load_docs, text_fields
 from synthloop.curate.write import Decisions, write_decisions
 from synthloop.errors import Problem, ProblemList
+from synthloop.runners import Runner, RunnerSpec, get_runner, shards
 from synthloop.store.store import Store
 
 __all__ = ["CurateError", "CurateReport", "StepReport", "build_steps", "curate"]
@@ -60,8 +61,12 @@ class CurateReport:
 
 
 class StoreContext(Context):
-    def __init__(self, store: Store, fields: Sequence[str] | None) -> None:
+    def __init__(
+        self, store: Store, fields: Sequence[str] | None, runner: Runner | None = None
+    ) -> None:
         self.store, self.fields = store, fields
+        if runner is not None:
+            self.runner = runner
 
     def docs_of(self, dataset: str) -> list[Doc]:
         other = self.store.dataset(dataset)
@@ -100,9 +105,11 @@ def curate(
     statuses: Sequence[str] | None = ("pending",),
     fields: Sequence[str] | None = None,
     dry_run: bool = False,
+    runner: RunnerSpec = None,
 ) -> CurateReport:
     """Run `steps` over dataset `name`'s records with `statuses`; see the module docstring.
-    With `dry_run`, decide and report but write nothing."""
+    With `dry_run`, decide and report but write nothing. `runner` (`local`, `ray` or a Runner)
+    says where the heavy work runs; the decisions are the same whichever it is."""
     started = time.perf_counter()
     built = build_steps(steps)
     dataset = store.dataset(name)
@@ -110,7 +117,7 @@ def curate(
     docs = load_docs(dataset, statuses, names)
     report = CurateReport(name, records_in=len(docs), dry_run=dry_run)
     decisions = Decisions()
-    context = StoreContext(store, fields)
+    context = StoreContext(store, fields, get_runner(runner))
     for step in built:
         docs = _run_step(step, docs, context, decisions, report)
     report.kept = len(docs)
@@ -126,7 +133,7 @@ def _run_step(
     step: Step, docs: list[Doc], context: Context, decisions: Decisions, report: CurateReport
 ) -> list[Doc]:
     began = time.perf_counter()
-    result = step.run(docs, context)
+    result = _decide(step, docs, context)
     decisions.add(step.name, result)
     kept = []
     for doc in docs:
@@ -146,6 +153,34 @@ def _run_step(
         )
     )
     return kept
+
+
+def _decide(step: Step, docs: list[Doc], context: Context) -> StepResult:
+    """The step's result over `docs`: a per-doc step on a distributed runner runs over shards
+    of them (a few per worker, so a slow shard does not hold the rest), merged in order."""
+    runner = context.runner
+    if not (step.per_doc and runner.distributed and len(docs) > 1):
+        return step.run(docs, context)
+    parts = runner.map(_run_shard, [(step, shard) for shard in shards(docs, runner.workers * 4)])
+    merged = StepResult()
+    for part in parts:
+        merged.rejected.update(part.rejected)
+        merged.redacted.update(part.redacted)
+        merged.notes.update(part.notes)
+        merged.counts.update(part.counts)
+    return merged
+
+
+class _ShardContext(Context):
+    """A shard's context on a worker: per-doc steps ask nothing of the store."""
+
+    def docs_of(self, dataset: str) -> list[Doc]:
+        raise RuntimeError(f"a per-doc step asked for dataset {dataset!r}'s documents")
+
+
+def _run_shard(job: tuple[Step, Sequence[Doc]]) -> StepResult:
+    step, docs = job
+    return step.run(docs, _ShardContext())
 
 
 def _message(exc: Exception) -> str:

@@ -30,11 +30,13 @@ class RequestCache:
     """Answers by request for one backend. `get_many` reads, `put` stages, `take` and `write`
     store what was staged inside the caller's transaction."""
 
-    def __init__(self, engine: Engine, backend: Backend) -> None:
+    def __init__(self, engine: Engine | None, backend: Backend) -> None:
+        """`engine` None: staging only (a worker of a distributed run, which never touches the
+        store; its staged answers travel back to the run's one writer)."""
         self.engine = engine
         self.identity = backend.cache_identity().encode()
         self._staged: dict[str, bytes] = {}
-        dialect = engine.dialect.name
+        dialect = engine.dialect.name if engine is not None else ""
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._insert = (
             upsert(t.generation_cache).on_conflict_do_nothing(index_elements=["key"])
@@ -51,6 +53,8 @@ class RequestCache:
         found = {k: _load(self._staged[k]) for k in wanted if k in self._staged}
         rest = [k for k in wanted if k not in found]
         column = t.generation_cache.c
+        if self.engine is None:
+            return found
         with self.engine.connect() as conn:
             for start in range(0, len(rest), _LOOKUP_CHUNK):
                 chunk = rest[start : start + _LOOKUP_CHUNK]
@@ -60,6 +64,10 @@ class RequestCache:
 
     def put(self, key: str, completion: Completion) -> None:
         self._staged[key] = _dump(completion)
+
+    def stage(self, rows: Iterable[dict[str, str]]) -> None:
+        """Stage rows another cache `take()`s (a worker's answers, back at the writer)."""
+        self._staged.update((r["key"], r["completion"].encode()) for r in rows)
 
     @property
     def staged(self) -> int:

@@ -36,6 +36,7 @@ from synthloop.generate.runner import Failed, RunReport, Sender, pool
 from synthloop.generate.setup import create_dataset, prepare
 from synthloop.generate.tasks.base import Output, Task, Unit
 from synthloop.generate.writer import Finished, Writer
+from synthloop.runners import RunnerSpec, get_runner
 from synthloop.store.store import Store
 
 __all__ = ["GenerateReport", "InvalidOutput", "agenerate", "generate"]
@@ -107,9 +108,11 @@ def generate(
     dry_run: bool = False,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    runner: RunnerSpec = None,
 ) -> GenerateReport:
     """Run `recipe` into its dataset; see the module docstring. Caps given here override the
-    recipe's `budget`."""
+    recipe's `budget`. `runner` (`local`, `ray` or a Runner) says where units are answered;
+    the records are the same whichever it is."""
     return asyncio.run(
         agenerate(
             store,
@@ -119,6 +122,7 @@ def generate(
             dry_run=dry_run,
             retry_failed=retry_failed,
             progress=progress,
+            runner=runner,
         )
     )
 
@@ -133,9 +137,11 @@ async def agenerate(
     retry_failed: bool = False,
     progress: Progress | None = None,
     batch_size: int = 200,
+    runner: RunnerSpec = None,
 ) -> GenerateReport:
     """`generate` for a caller already on an event loop."""
     started = time.perf_counter()
+    chosen = get_runner(runner)
     plan = prepare(store, recipe, retry_failed=retry_failed)
     backend, task = plan.backend, plan.task
     report = GenerateReport(recipe.dataset, task.name, backend.backend_type, backend.model)
@@ -153,12 +159,18 @@ async def agenerate(
             _estimate(plan.todo, cache, meter, report)
         else:
             create_dataset(store, plan, recipe)  # only now: a refused run leaves nothing behind
-            run = _Run(recipe, task, backend, cache, meter, report)
             writer = Writer(store, plan, recipe, cache)
-            await run.all(plan.todo, writer, progress, batch_size)
+            if chosen.distributed:
+                from synthloop.generate.spread import Spread  # it builds on this module's Run
+
+                spread = Spread(chosen, recipe, task, cache, meter, report)
+                await asyncio.to_thread(spread.all, plan.todo, writer, progress)
+            else:
+                run = Run(recipe, task, backend, cache, meter, report)
+                await run.all(plan.todo, writer, progress, batch_size)
     if recipe.curate and not dry_run:
-        steps = recipe.curate
-        report.curation = await asyncio.to_thread(curate, store, recipe.dataset, steps)
+        steps, name = recipe.curate, recipe.dataset
+        report.curation = await asyncio.to_thread(curate, store, name, steps, runner=chosen)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -179,8 +191,9 @@ def _estimate(
     report.samples = [[dict(m) for m in u.requests[0].messages] for u in units[:3]]
 
 
-class _Run:
-    """The live part of a run: answers for units, through the cache, the caps and the sender."""
+class Run:
+    """The live part of a run: answers for units, through the cache, the caps and the sender.
+    `generate.spread` runs one per batch on a distributed runner's workers."""
 
     def __init__(
         self,
@@ -218,7 +231,7 @@ class _Run:
 
         async def write(batch: list[Finished]) -> None:
             await writer.write(batch)
-            self._sync()
+            self.sync()
             if progress is not None:
                 progress(self.report)
 
@@ -227,9 +240,9 @@ class _Run:
                 units, self.unit, workers=self.concurrency, on_result=write, batch_size=batch_size
             )
         finally:
-            self._sync()
+            self.sync()
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         report, meter = self.report, self.meter
         report.requests_sent, report.retries = self.runner.requests_sent, self.runner.retries
         report.prompt_tokens, report.completion_tokens = (

@@ -28,7 +28,7 @@ from synthloop.store import tables as t
 from synthloop.store.dataset import Dataset
 from synthloop.store.store import Store
 
-__all__ = ["Plan", "create_dataset", "prepare"]
+__all__ = ["Plan", "backend_for", "create_dataset", "prepare"]
 
 # A failed record with one of these reasons is sent again by the next run without being asked:
 # the failure said nothing about the request (a cap was reached before it was sent).
@@ -64,7 +64,7 @@ def prepare(store: Store, recipe: Recipe, *, retry_failed: bool) -> Plan:
         if _no_source(recipe):
             source = recipe.source.model_copy(update={"dataset": recipe.dataset})
             recipe = recipe.model_copy(update={"source": source})
-    backend = _collect(problems, "backend", lambda: _backend(recipe))
+    backend = _collect(problems, "backend", lambda: backend_for(recipe))
     task = None
     if task_cls is not None:  # checked even when the backend is wrong, to report both at once
         model = backend.model if backend is not None else ""
@@ -135,7 +135,8 @@ def _no_source(recipe: Recipe) -> bool:
     return s.file is None and s.dataset is None and s.folder is None and s.items is None
 
 
-def _backend(recipe: Recipe) -> Backend:
+def backend_for(recipe: Recipe) -> Backend:
+    """The recipe's backend, built from its `backend` section (a RecipeError when it is wrong)."""
     spec = recipe.backend
     cls = backend_class(spec.type)
     config = spec.config()

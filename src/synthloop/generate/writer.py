@@ -76,20 +76,23 @@ class Writer:
     async def write(self, batch: list[Finished]) -> None:
         """Store a batch and the cache entries staged so far, in one transaction (in a thread,
         so requests keep flowing meanwhile)."""
+        await asyncio.to_thread(self._write, *self._prepare(batch))
+
+    def write_now(self, batch: list[Finished]) -> None:
+        """`write`, for a caller off the event loop (a distributed run's one writer)."""
+        self._write(*self._prepare(batch))
+
+    def _prepare(self, batch: list[Finished]) -> tuple[list[Row], list[_Note], list[_Cached]]:
+        """The batch's rows (or suggestion notes) and the staged cache entries, taken now: on
+        the event loop, while staging goes on, before the write moves to a thread."""
         if self.task.kind == "suggestions":
             rows: list[Row] = []
             notes = [(f.unit.key, self._suggestions(f), self._note(f)) for f in batch]
         else:
             rows, notes = [self._row(f) for f in batch], []
-        cached = self.cache.take()
-        await asyncio.to_thread(self._write, rows, notes, cached)
+        return rows, notes, self.cache.take()
 
-    def _write(
-        self,
-        rows: list[Row],
-        notes: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
-        cached: list[dict[str, str]],
-    ) -> None:
+    def _write(self, rows: list[Row], notes: list[_Note], cached: list[_Cached]) -> None:
         fresh = [r for r in rows if _key(r) not in self.replace]
         again = [_as_dict(r) for r in rows if _key(r) in self.replace]
         with self.engine.begin() as conn:
@@ -187,9 +190,7 @@ class Writer:
                 entry["rationale"] = rationales
         return entry
 
-    def _annotate(
-        self, conn: Connection, notes: list[tuple[str, dict[str, Any], dict[str, Any] | None]]
-    ) -> None:
+    def _annotate(self, conn: Connection, notes: list[_Note]) -> None:
         r, s = t.records.c, t.suggestions.c
         keys = [key for key, _, _ in notes]
         found = {
@@ -230,6 +231,8 @@ class Writer:
 
 
 Row = Record | dict[str, Any]
+_Note = tuple[str, dict[str, Any], dict[str, Any] | None]  # (record key, suggestions, note)
+_Cached = dict[str, str]  # a cache row
 
 
 def _key(row: Row) -> str:

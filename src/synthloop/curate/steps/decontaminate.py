@@ -20,6 +20,7 @@ flag every record that mentions it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,6 +89,14 @@ def _ngrams(words: list[str], n: int) -> Iterator[tuple[str, ...]]:
     return zip(*(words[i:] for i in range(n)), strict=False)
 
 
+def gram_key(gram: tuple[str, ...]) -> int:
+    """A 64-bit key for an n-gram, the same in every process: the index is built once and
+    checked in other processes (a distributed runner's workers), where Python's own `hash` of
+    a string differs (it is salted per process)."""
+    digest = hashlib.blake2b("\x1f".join(gram).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
 def build_index(options: DecontaminateOptions) -> EvalIndex:
     """Read every evaluation file into one n-gram table; raises InvalidFile naming the file and
     line of every unreadable item."""
@@ -106,7 +115,7 @@ def build_index(options: DecontaminateOptions) -> EvalIndex:
             else:
                 grams = _ngrams(words, options.n)
             for gram in grams:
-                index.grams.setdefault(hash(gram), number)
+                index.grams.setdefault(gram_key(gram), number)
     return index
 
 
@@ -227,6 +236,7 @@ class DecontaminateStep(Step):
     """Reject records sharing `min_overlap` or more word n-grams with one evaluation item."""
 
     name = "decontaminate"
+    per_doc = True
     options = DecontaminateOptions
     config: DecontaminateOptions
 
@@ -255,7 +265,7 @@ class DecontaminateStep(Step):
         seen: set[int] = set()
         for size in (self.config.n, *sorted(index.short_lengths)):
             for gram in _ngrams(words, size):
-                key = hash(gram)
+                key = gram_key(gram)
                 item = index.grams.get(key)
                 if item is None or key in seen:
                     continue

@@ -39,6 +39,7 @@ from synthloop.curate.base import (
     StepResult,
     register_step,
 )
+from synthloop.runners import Runner, shards
 
 __all__ = ["Dedup", "DedupOptions", "exact_key"]
 
@@ -126,7 +127,9 @@ class Dedup(Step):
         # Other datasets' docs come first: in a cluster, they win before any rule applies.
         pool = [*others, *docs]
         near = config.mode == "near"
-        clusters, similarity = _near_clusters(pool, config) if near else _exact_clusters(pool)
+        clusters, similarity = (
+            _near_clusters(pool, config, context.runner) if near else _exact_clusters(pool)
+        )
         reason = "near_duplicate" if near else "duplicate"
         rule = SURVIVOR_RULES[config.keep]
         result = StepResult()
@@ -203,11 +206,11 @@ def _exact_clusters(pool: Sequence[Doc]) -> tuple[list[list[int]], _Similarity]:
 
 
 def _near_clusters(
-    pool: Sequence[Doc], config: DedupOptions
+    pool: Sequence[Doc], config: DedupOptions, runner: Runner
 ) -> tuple[list[list[int]], _Similarity]:
     """Clusters of verified near-duplicates, and the exact similarity of pairs of members."""
     texts = [_text(doc) for doc in pool]
-    sigs = minhash.signatures(texts, config.shingle, config.num_perm)
+    sigs = _signatures(texts, config, runner)
     pairs = minhash.candidate_pairs(sigs, *config.banding())
     # The estimate throws out pairs far below the threshold (4 standard deviations at 128
     # values) before the exact check.
@@ -233,6 +236,19 @@ def _near_clusters(
 
 
 _MARGIN = 0.15
+
+
+def _signatures(texts: list[str], config: DedupOptions, runner: Runner) -> minhash.Signatures:
+    """Signing is most of near dedup's time and each text's signature is its own, so a
+    distributed runner signs shards (a few per worker); banding and verifying stay here."""
+    if not runner.distributed or len(texts) < 2:
+        return minhash.signatures(texts, config.shingle, config.num_perm)
+    jobs = [(shard, config.shingle, config.num_perm) for shard in shards(texts, runner.workers * 4)]
+    return np.concatenate(runner.map(_sign, jobs))
+
+
+def _sign(job: tuple[Sequence[str], int, int]) -> minhash.Signatures:
+    return minhash.signatures(*job)
 
 
 def _text(doc: Doc) -> str:

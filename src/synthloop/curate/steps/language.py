@@ -121,6 +121,7 @@ class LanguageStep(Step):
     """Keep records in an allowed language; note the language and confidence of the rest."""
 
     name = "language"
+    per_doc = True
     options = LanguageOptions
     config: LanguageOptions
 

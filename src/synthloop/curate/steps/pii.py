@@ -111,6 +111,7 @@ def redact(
 @register_step
 class PiiStep(Step):
     name = "pii"
+    per_doc = True
     options = PiiOptions
 
     def __init__(self, options: Mapping[str, Any] | StepOptions | None = None) -> None:

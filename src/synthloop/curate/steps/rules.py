@@ -298,6 +298,7 @@ class RulesStep(Step):
     """Reject records that fail a quality rule, with the first failing rule's reason."""
 
     name = "rules"
+    per_doc = True
     options = RulesOptions
     config: RulesOptions
 

@@ -115,7 +115,9 @@ class ChatServer:
     which concurrent request gets which draw is not). Random faults use `fault_retry_after` for
     429s, `stall_seconds` for stalls (longer than any client timeout a test sets) and a
     server_error status of 500 or 503. `log_path` appends each log entry to that file as a JSON
-    line, flushed at once."""
+    line, flushed at once. `poison` maps marker strings to faults: a request whose body holds
+    a marker gets that fault every time it is sent, whatever the order (a failure tied to a
+    prompt, as a model that always chokes on it)."""
 
     def __init__(
         self,
@@ -128,8 +130,10 @@ class ChatServer:
         stall_seconds: float = 30.0,
         fault_retry_after: str | None = "1",
         log_path: str | os.PathLike[str] | None = None,
+        poison: Mapping[str, Fault] | None = None,
     ) -> None:
         self.latency = latency
+        self._poison = [(marker.encode(), fault) for marker, fault in (poison or {}).items()]
         self.host = host
         self.port = port
         self.requests = 0
@@ -253,6 +257,7 @@ class ChatServer:
         raw = await request.read()
         body = _parse(raw)
         fault = self._next_fault(draw=body is not None)
+        fault = next((f for marker, f in self._poison if marker in raw), fault)
         if self.latency:
             await asyncio.sleep(self.latency)
         if body is None:

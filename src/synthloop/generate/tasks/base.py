@@ -123,6 +123,11 @@ class Template:
     version: int
     jinja: jinja2.Template
 
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        # A compiled Jinja template does not pickle; a distributed run's workers load their
+        # own copy of the same shipped file.
+        return load_template, (self.name, self.version)
+
     @property
     def label(self) -> str:
         """How provenance names it: "responses.v1"."""
