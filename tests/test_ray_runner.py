@@ -9,10 +9,13 @@ real HTTP server), with prompts that always fail in set ways, so failed records 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import ray
 
@@ -216,3 +219,51 @@ def test_a_capped_run_on_ray_never_passes_its_token_cap(
     assert report.ok + report.failed["budget_exhausted"] == 200
     assert report.failed["budget_exhausted"] > 0
     assert dataset.count(by="status") == {"pending": report.ok, "failed": 200 - report.ok}
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "synthloop", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=check,
+    )
+
+
+def test_the_curate_command_on_ray_reports_what_the_local_runner_reports(
+    tmp_path: Path,
+) -> None:
+    """`--runner ray` from the command line: its own local cluster, started and stopped by the
+    command, and the same counts by reason as `--runner local` on a copy of the store."""
+    rows = _corpus()
+    dbs = [tmp_path / "local.db", tmp_path / "ray.db"]
+    for db in dbs:
+        store = synthloop.open(db)
+        store.create_dataset("corpus", SETTINGS).add(rows)
+        store.close()
+    args = ["curate", "corpus", "--rules", "default", "--dedup", "near", "--json"]
+    local = orjson.loads(_cli(*args, "--db", str(dbs[0])).stdout)
+    spread = orjson.loads(_cli(*args, "--db", str(dbs[1]), "--runner", "ray").stdout)
+
+    assert spread["rejected"] == local["rejected"]
+    assert spread["rejected"]["near_duplicate"] >= 60
+    assert spread["kept"] == local["kept"]
+
+
+def test_an_unknown_runner_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    store = synthloop.open(db)
+    store.create_dataset("corpus", SETTINGS).add(_corpus()[:10])
+    store.close()
+    done = _cli(
+        "curate", "corpus", "--dedup", "exact", "--runner", "spark", "--db", str(db), check=False
+    )
+    assert done.returncode != 0
+    assert "unknown runner 'spark'; choose local or ray" in done.stderr
+    store = synthloop.open(db)
+    assert store.dataset("corpus").count(by="status") == {"pending": 10}
+    store.close()

@@ -40,6 +40,22 @@ Db = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+RunnerName = Annotated[
+    str,
+    typer.Option(
+        "--runner",
+        help="Where batches run: local (this process) or ray (Ray tasks; the ray extra).",
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        envvar="RAY_ADDRESS",
+        show_envvar=True,
+        help="--runner ray: an existing cluster (ray://HOST:10001, or auto); default: start one.",
+    ),
+]
 Statuses = Annotated[
     list[str] | None, typer.Option("--status", help="Only records with this status (repeatable).")
 ]

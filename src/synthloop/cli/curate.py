@@ -9,10 +9,20 @@ import typer
 import yaml
 from rich.table import Table
 
-from synthloop.cli._common import Db, Json, open_or_fail, out, print_json, user_errors
+from synthloop.cli._common import (
+    Db,
+    Json,
+    RayAddress,
+    RunnerName,
+    open_or_fail,
+    out,
+    print_json,
+    user_errors,
+)
 from synthloop.curate.run import CurateError, CurateReport
 from synthloop.curate.run import curate as run_curate
 from synthloop.errors import Problem
+from synthloop.runners import get_runner
 
 
 def curate(
@@ -64,6 +74,8 @@ def curate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Decide and report; change nothing.")
     ] = False,
+    runner: RunnerName = "local",
+    address: RayAddress = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
@@ -93,7 +105,13 @@ def curate(
                 ]
             )
         report = run_curate(
-            store, name, steps, statuses=status or ["pending"], fields=field, dry_run=dry_run
+            store,
+            name,
+            steps,
+            statuses=status or ["pending"],
+            fields=field,
+            dry_run=dry_run,
+            runner=get_runner(runner, address=address),
         )
     if as_json:
         print_json(report.to_dict())

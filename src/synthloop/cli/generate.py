@@ -11,10 +11,21 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from synthloop.cli._common import Db, Json, err, open_or_fail, out, print_json, user_errors
+from synthloop.cli._common import (
+    Db,
+    Json,
+    RayAddress,
+    RunnerName,
+    err,
+    open_or_fail,
+    out,
+    print_json,
+    user_errors,
+)
 from synthloop.generate.pipeline import GenerateReport
 from synthloop.generate.pipeline import generate as run_generate
 from synthloop.generate.recipe import Recipe
+from synthloop.runners import get_runner
 
 
 def generate(
@@ -35,6 +46,8 @@ def generate(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Send the inputs of failed records again.")
     ] = False,
+    runner: RunnerName = "local",
+    address: RayAddress = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
@@ -50,6 +63,7 @@ def generate(
             dry_run=dry_run,
             retry_failed=retry_failed,
             progress=tick,
+            runner=get_runner(runner, address=address),
         )
     if as_json:
         print_json(report.to_dict())
