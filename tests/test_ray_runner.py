@@ -221,6 +221,39 @@ def test_a_capped_run_on_ray_never_passes_its_token_cap(
     assert dataset.count(by="status") == {"pending": report.ok, "failed": 200 - report.ok}
 
 
+def _judged(dataset: synthloop.Dataset) -> dict[str, tuple[Any, ...]]:
+    return {
+        str(r.external_id): (
+            {q: (s.value, s.score, s.agent) for q, s in r.suggestions.items()},
+            r.metadata.get("generation"),
+        )
+        for r in dataset.records()
+    }
+
+
+def test_judging_on_ray_writes_the_suggestions_the_local_runner_writes(
+    cluster: RayRunner, store: synthloop.Store, tmp_path: Path
+) -> None:
+    """An annotating task: suggestions and rationales on existing records, not new records."""
+    path = write_jsonl(
+        tmp_path / "prompts.jsonl", [{"prompt": f"Question number {i}?"} for i in range(60)]
+    )
+    judge = {"task": "judge", "source": {}, "params": {"max_tokens": 128}}
+    with ChatServer() as server:
+        local_store = synthloop.open(tmp_path / "local.db")
+        try:
+            generate(local_store, _recipe(server, path))
+            expected = generate(local_store, _recipe(server, path, **judge))
+            want = _judged(local_store.dataset("replies"))
+        finally:
+            local_store.close()
+        generate(store, _recipe(server, path), runner=cluster)
+        report = generate(store, _recipe(server, path, **judge), runner=cluster)
+
+    assert (report.ok, dict(report.failed)) == (expected.ok, {}) == (60, {})
+    assert _judged(store.dataset("replies")) == want
+
+
 # ------------------------------------------------------------------ the command line
 
 

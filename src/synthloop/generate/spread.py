@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,7 @@ class Spread:
         self.cache, self.meter, self.report = cache, meter, report
 
     def all(self, units: Sequence[Unit], writer: Writer, progress: Progress | None) -> None:
+        started = time.perf_counter()
         workers = self.runner.workers
         keys = {u.key: [self.cache.key(r) for r in u.requests] for u in units}
         cached = self.cache.get_many(k for ks in keys.values() for k in ks)
@@ -85,6 +87,7 @@ class Spread:
             self.cache.stage(done.cached)
             writer.write_now(done.finished)
             self._count(done.counts)
+            self.report.seconds = time.perf_counter() - started
             if progress is not None:
                 progress(self.report)
 
