@@ -29,6 +29,7 @@ from synthloop.generate.sources import load_items
 from synthloop.generate.tasks.base import Feedback
 from synthloop.quality.dataset import decide
 from synthloop.records import Record
+from synthloop.runners import RunnerSpec
 from synthloop.settings import TextQuestion
 from synthloop.store.dataset import Dataset
 from synthloop.store.store import Store
@@ -94,9 +95,11 @@ def run_loop(
     max_boost: int = 2,
     log: Callable[[str], object] | None = None,
     seed: int = 0,
+    runner: RunnerSpec = None,
 ) -> LoopReport:
     """Run `rounds` rounds of the loop; see the module docstring. `suggest` (store, dataset) puts
-    machine suggestions on the new records before routing (a pre-label classifier, say)."""
+    machine suggestions on the new records before routing (a pre-label classifier, say).
+    `runner` is where each round's generation and curation run (`local`, `ray`, a Runner)."""
     from synthloop.export.versions import create_version
     from synthloop.route import estimate_error, route
 
@@ -107,7 +110,7 @@ def run_loop(
     for number in range(1, rounds + 1):
         began = time.perf_counter()
         row = RoundReport(number)
-        made = generate(store, recipe.for_round(number, feedback, boost))
+        made = generate(store, recipe.for_round(number, feedback, boost), runner=runner)
         row.generated, row.failed = made.ok, dict(made.failed)
         if made.curation is not None:
             row.curated_out = dict(made.curation.rejected)

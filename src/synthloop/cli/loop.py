@@ -8,10 +8,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from synthloop.cli._common import Db, Json, open_or_fail, out, print_json, user_errors
+from synthloop.cli._common import (
+    Db,
+    Json,
+    RayAddress,
+    RunnerName,
+    open_or_fail,
+    out,
+    print_json,
+    user_errors,
+)
 from synthloop.errors import SynthloopError
 from synthloop.generate.recipe import Recipe
 from synthloop.loop import Annotators, LoopReport, run_loop, wait_for_humans
+from synthloop.runners import get_runner
 
 
 def loop(
@@ -55,6 +65,8 @@ def loop(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seeds routing and simulation.")] = 0,
+    runner: RunnerName = "local",
+    address: RayAddress = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
@@ -75,6 +87,7 @@ def loop(
             slice_field=slice_field,
             log=None if as_json else (lambda line: out.print(line, markup=False)),
             seed=seed,
+            runner=get_runner(runner, address=address),
         )
     if as_json:
         print_json(report.to_dict())
