@@ -301,21 +301,30 @@ def _dedup_sentence(local: DedupRun, ray: DedupRun, startup: float) -> str:
     own ratio, and the core-seconds each took."""
     ratio = local.seconds / ray.seconds
     counted = local.seconds / (ray.seconds + startup)
-    faster = "slower than" if ratio < 1 else "faster than" if ratio > 1 else "level with"
     return (
-        f"on {_cores()} cores Ray was {faster} local: {ratio:.2f}x the docs/s ({counted:.2f}x "
-        f"counting its {startup:.1f} s start-up); the dedup step alone {local.step:.1f} s -> "
-        f"{ray.step:.1f} s, while reading and writing the records stays in this process either "
-        f"way; the machine's busy core-seconds: {ray.busy:.0f} with Ray, {local.busy:.0f} local"
-        f" - {_verdict(ratio)}"
+        f"on {_cores()} cores Ray was {_compared(ratio)} local: {ratio:.2f}x the docs/s "
+        f"({counted:.2f}x counting its {startup:.1f} s start-up); the dedup step alone "
+        f"{local.step:.1f} s -> {ray.step:.1f} s, while reading and writing the records stays "
+        f"in this process either way; the machine's busy core-seconds: {ray.busy:.0f} with "
+        f"Ray, {local.busy:.0f} local - {_verdict(ratio, counted)}"
     )
 
 
-def _verdict(ratio: float) -> str:
+def _compared(ratio: float) -> str:
+    # Within 5% a single run cannot tell the two apart; say so rather than pick a winner.
+    if ratio < 0.95:
+        return "slower than"
+    return "about level with" if ratio <= 1.05 else "faster than"
+
+
+def _verdict(ratio: float, counted: float) -> str:
+    """`ratio` leaves Ray's start-up out, `counted` takes it in."""
     if ratio < 0.95:
         return "here Ray's overhead costs more than the second core gives back"
     if ratio <= 1.05:
         return "here Ray's overhead and the second core's gain about cancel out"
+    if counted < 1:
+        return "here the second core gives back more than Ray's running costs, not its start-up"
     return "here the second core gives back more than Ray's overhead costs"
 
 
