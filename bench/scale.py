@@ -32,7 +32,6 @@ import inspect
 import logging
 import os
 import re
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -52,7 +51,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import curate as curate_bench
 import generate as generate_bench
 import server as server_bench
-import synthloop
 from synthloop.curate.run import curate
 from synthloop.generate.pipeline import generate
 from synthloop.generate.recipe import Recipe
@@ -202,9 +200,9 @@ def dedup_run(template: Path, runner: str | None) -> DedupRun:
     options: dict[str, Any] = {} if runner is None else {"runner": runner}
     try:
         with Store(path) as store:
-            start, cpu, busy = time.perf_counter(), _cpu(), machine_busy()
+            start, cpu, busy = time.perf_counter(), generate_bench.cpu_seconds(), machine_busy()
             report = curate(store, "docs", DEDUP, **options)
-            seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+            seconds, cpu = time.perf_counter() - start, generate_bench.cpu_seconds() - cpu
             busy = machine_busy() - busy
             decisions = _decisions(store)
     finally:
@@ -341,25 +339,6 @@ def _print_differences(a: dict[str, tuple[str, str]], b: dict[str, tuple[str, st
 # ------------------------------------------------------------------ generate
 
 
-def generate_run(recipe: Recipe, db: str, runner: str | None) -> generate_bench.Figures:
-    """bench/generate.py's `pipeline_run`, with a runner: the whole `generate()` call timed,
-    this process's CPU (user + sys, every thread) measured over it."""
-    options: dict[str, Any] = {} if runner is None else {"runner": runner}
-    with synthloop.open(db) as store:
-        wall, cpu = time.perf_counter(), _cpu()
-        report = generate(store, recipe, **options)
-        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-        stored = store.dataset("bench").count()
-    if report.ok != stored or report.failed:
-        raise SystemExit(f"generate stored {stored} records, failed {dict(report.failed)}")
-    return generate_bench.Figures(wall, cpu, report.requests_sent, stored)
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 Place = Callable[[Path], AbstractContextManager[str]]
 
 
@@ -416,7 +395,7 @@ def _generate_rows(
 def _generate_once(recipe: Recipe, place: Place, folder: Path, runner: str | None) -> Run:
     with place(folder) as db:
         busy = machine_busy()
-        figures = generate_run(recipe, db, runner)
+        figures = generate_bench.pipeline_run(recipe, db, runner)
         return figures, machine_busy() - busy
 
 
