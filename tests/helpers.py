@@ -1,10 +1,12 @@
 """Rows and files for the tests: small rows, rich rows holding everything a record can hold,
-and JSONL in and out."""
+JSONL in and out, and the command line as a real process."""
 
 from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,22 @@ def shared_path(relative: str) -> Path:
             pytest.fail(f"{problem}; CI=true: the benchmark cases must run")
         pytest.skip(problem)
     return path
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`synthloop ARGS` in a process of its own, output captured; SYNTHLOOP_DB from the
+    environment left out, so a test's `--db` is the only store it can touch."""
+    environ = {k: v for k, v in os.environ.items() if k != "SYNTHLOOP_DB"}
+    return subprocess.run(
+        [sys.executable, "-m", "synthloop", *args],
+        capture_output=True,
+        text=True,
+        env={**environ, **(env or {})},
+        timeout=timeout,
+        check=check,
+    )
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -6,9 +6,6 @@ use typer's in-process runner.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 import synthloop
-from helpers import read_jsonl, simple_row, write_jsonl
+from helpers import read_jsonl, run_cli, simple_row, write_jsonl
 from synthloop.cli import app
 from synthloop.demo import SETTINGS
-
-
-def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "SYNTHLOOP_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "synthloop", *args],
-        capture_output=True,
-        text=True,
-        env={**environ, **(env or {})},
-        timeout=120,
-        check=False,
-    )
 
 
 def _invoke(*args: str) -> Any:
@@ -65,11 +50,11 @@ def test_the_whole_flow_with_json_output(tmp_path: Path, settings_file: Path) ->
     db = str(tmp_path / "flow.db")
     rows = write_jsonl(tmp_path / "rows.jsonl", [simple_row(i) for i in range(3)])
 
-    init = _run("init", "--db", db, "--json")
+    init = run_cli("init", "--db", db, "--json")
     assert (init.returncode, init.stderr) == (0, "")
     assert orjson.loads(init.stdout) == {"store": f"sqlite:///{db}"}
 
-    create = _run(
+    create = run_cli(
         "datasets", "create", "support", "--settings", str(settings_file), "--db", db, "--json"
     )
     assert create.returncode == 0, create.stderr
@@ -79,16 +64,16 @@ def test_the_whole_flow_with_json_output(tmp_path: Path, settings_file: Path) ->
         "questions": ["intent", "topics", "quality", "better", "corrected_reply", "claims"],
     }
 
-    imported = _run("import", "support", str(rows), "--db", db, "--json")
+    imported = run_cli("import", "support", str(rows), "--db", db, "--json")
     assert imported.returncode == 0, imported.stderr
     assert orjson.loads(imported.stdout) == {"rows": 3, "added": 3, "existing": 0, "repeated": 0}
 
-    listed = _run("datasets", "list", "--db", db, "--json")
+    listed = run_cli("datasets", "list", "--db", db, "--json")
     assert orjson.loads(listed.stdout) == [
         {"name": "support", "records": 3, "fields": 3, "questions": 6}
     ]
 
-    status = _run("status", "support", "--db", db, "--json")
+    status = run_cli("status", "support", "--db", db, "--json")
     assert orjson.loads(status.stdout) == {
         "dataset": "support",
         "records": 3,
@@ -99,7 +84,7 @@ def test_the_whole_flow_with_json_output(tmp_path: Path, settings_file: Path) ->
     }
 
     out = tmp_path / "out.jsonl"
-    exported = _run("export", "support", "--out", str(out), "--db", db, "--json")
+    exported = run_cli("export", "support", "--out", str(out), "--db", db, "--json")
     assert orjson.loads(exported.stdout) == {"records": 3, "path": str(out)}
     assert [r["id"] for r in read_jsonl(out)] == ["s-0", "s-1", "s-2"]
 
@@ -107,7 +92,7 @@ def test_the_whole_flow_with_json_output(tmp_path: Path, settings_file: Path) ->
 def test_a_failed_import_exits_1_naming_the_line(cli_db: str, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(orjson.dumps(simple_row(3)) + b"\n" + orjson.dumps(simple_row(4, reply=3)))
-    result = _run("import", "support", str(path), "--db", cli_db)
+    result = run_cli("import", "support", str(path), "--db", cli_db)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -121,7 +106,7 @@ def test_a_failed_import_exits_1_naming_the_line(cli_db: str, tmp_path: Path) ->
 
 def test_a_failed_import_with_json(cli_db: str, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "bad.jsonl", [simple_row(i, reply=i) for i in range(30)])
-    result = _run("import", "support", str(path), "--db", cli_db, "--json")
+    result = run_cli("import", "support", str(path), "--db", cli_db, "--json")
     assert result.returncode == 1
     error = orjson.loads(result.stdout)["error"]
     assert error["type"] == "ImportFailed"
@@ -146,14 +131,14 @@ def test_a_failed_import_with_json(cli_db: str, tmp_path: Path) -> None:
     ids=["unknown-command", "missing-argument", "bad-map", "missing-out", "unknown-option"],
 )
 def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
-    result = _run(*args, "--db", str(tmp_path / "x.db"))
+    result = run_cli(*args, "--db", str(tmp_path / "x.db"))
     assert result.returncode == 2
     assert "Usage: " in result.stderr
     assert result.stdout == ""
 
 
 def test_the_store_may_come_from_synthloop_db(cli_db: str) -> None:
-    result = _run("datasets", "list", "--json", env={"SYNTHLOOP_DB": cli_db})
+    result = run_cli("datasets", "list", "--json", env={"SYNTHLOOP_DB": cli_db})
     assert result.returncode == 0, result.stderr
     assert [d["name"] for d in orjson.loads(result.stdout)] == ["support"]
 
@@ -161,7 +146,7 @@ def test_the_store_may_come_from_synthloop_db(cli_db: str) -> None:
 @pytest.mark.slow
 def test_the_simulated_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
-    result = _run("demo", "--simulate", "--dir", str(folder), "--json")
+    result = run_cli("demo", "--simulate", "--dir", str(folder), "--json")
     assert result.returncode == 0, result.stderr
     summary = orjson.loads(result.stdout)
     steps = summary["steps"]
@@ -173,7 +158,7 @@ def test_the_simulated_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
         assert (folder / "exports" / fmt / "README.md").is_file()
     assert read_jsonl(folder / "exports" / "dpo" / "train.jsonl")  # corrections made pairs
     assert (folder / "audit.html").is_file()
-    again = _run("demo", "--simulate", "--dir", str(folder))  # replaces its folder each run
+    again = run_cli("demo", "--simulate", "--dir", str(folder))  # replaces its folder each run
     assert again.returncode == 0, again.stderr
     assert "synthloop demo" in again.stdout
 

@@ -9,8 +9,6 @@ real HTTP server), with prompts that always fail in set ways, so failed records 
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 import ray
 
 import synthloop
-from helpers import write_jsonl
+from helpers import run_cli, write_jsonl
 from synthloop.curate.run import curate
 from synthloop.generate.llm.testing import ChatServer, Fault
 from synthloop.generate.pipeline import generate
@@ -257,16 +255,6 @@ def test_judging_on_ray_writes_the_suggestions_the_local_runner_writes(
 # ------------------------------------------------------------------ the command line
 
 
-def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "synthloop", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=check,
-    )
-
-
 def test_the_curate_command_on_ray_reports_what_the_local_runner_reports(
     tmp_path: Path,
 ) -> None:
@@ -279,8 +267,9 @@ def test_the_curate_command_on_ray_reports_what_the_local_runner_reports(
         store.create_dataset("corpus", SETTINGS).add(rows)
         store.close()
     args = ["curate", "corpus", "--rules", "default", "--dedup", "near", "--json"]
-    local = orjson.loads(_cli(*args, "--db", str(dbs[0])).stdout)
-    spread = orjson.loads(_cli(*args, "--db", str(dbs[1]), "--runner", "ray").stdout)
+    local = orjson.loads(run_cli(*args, "--db", str(dbs[0]), check=True).stdout)
+    ray_args = [*args, "--db", str(dbs[1]), "--runner", "ray"]
+    spread = orjson.loads(run_cli(*ray_args, timeout=300, check=True).stdout)
 
     assert spread["rejected"] == local["rejected"]
     assert spread["rejected"]["near_duplicate"] >= 60
@@ -292,9 +281,7 @@ def test_an_unknown_runner_is_refused_before_anything_runs(tmp_path: Path) -> No
     store = synthloop.open(db)
     store.create_dataset("corpus", SETTINGS).add(_corpus()[:10])
     store.close()
-    done = _cli(
-        "curate", "corpus", "--dedup", "exact", "--runner", "spark", "--db", str(db), check=False
-    )
+    done = run_cli("curate", "corpus", "--dedup", "exact", "--runner", "spark", "--db", str(db))
     assert done.returncode != 0
     assert "unknown runner 'spark'; choose local or ray" in done.stderr
     store = synthloop.open(db)

@@ -4,15 +4,13 @@ nothing deleted; the same through `synthloop curate` and `synthloop status`."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 import synthloop
-from helpers import write_jsonl
+from helpers import run_cli, write_jsonl
 from synthloop.curate.run import curate
 
 SETTINGS = {
@@ -138,7 +136,7 @@ def test_the_command_prints_counts_by_reason(tmp_path: Path) -> None:
     with synthloop.open(db) as store:
         store.create_dataset("curate", SETTINGS).add(_rows())
     evals = write_jsonl(tmp_path / "eval.jsonl", [{"text": q} for q in EVAL_ITEMS])
-    done = _cli(
+    done = run_cli(
         "curate",
         "curate",
         "--db",
@@ -156,23 +154,14 @@ def test_the_command_prints_counts_by_reason(tmp_path: Path) -> None:
         "--threshold",
         "0.7",
         "--json",
+        check=True,
     )
     report = orjson.loads(done.stdout)
     # --dedup near alone: exact copies are near duplicates too (similarity 1.0).
     expected = {**EXPECTED, "near_duplicate": 3}
     del expected["duplicate"]
     assert report["rejected"] == expected
-    status = orjson.loads(_cli("status", "curate", "--db", db, "--json").stdout)
+    status = orjson.loads(run_cli("status", "curate", "--db", db, "--json", check=True).stdout)
     assert status["rejected_by_reason"] == expected
-    text = _cli("curate", "curate", "--db", db, "--pii", "flag").stdout
+    text = run_cli("curate", "curate", "--db", db, "--pii", "flag", check=True).stdout
     assert "7 records in" in text  # the second run sees only the pending ones
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "synthloop", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )

@@ -10,9 +10,6 @@ measures time.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,7 +21,7 @@ import pytest
 import yaml
 
 import synthloop
-from helpers import write_jsonl
+from helpers import run_cli, write_jsonl
 from synthloop.generate.budget import UnpricedModel
 from synthloop.generate.llm.testing import ChatServer, Fault
 from synthloop.generate.pipeline import GenerateReport, generate
@@ -408,18 +405,6 @@ def test_retry_failed_replaces_what_a_plain_run_leaves(
 # ---------------------------------------------------------------- the command
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "SYNTHLOOP_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "synthloop", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.slow
 def test_the_command_prints_counts_and_status_counts_failures(
     db_url: str, serve: Serve, tmp_path: Path
@@ -430,7 +415,7 @@ def test_the_command_prints_counts_and_status_counts_failures(
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
-    result = cli("generate", str(path), "--db", db_url, "--json")
+    result = run_cli("generate", str(path), "--db", db_url, "--json")
 
     assert result.returncode == 0, result.stderr
     report = orjson.loads(result.stdout)
@@ -440,14 +425,14 @@ def test_the_command_prints_counts_and_status_counts_failures(
     assert report["cost"] == 0.0
     assert len(server.log) == 10
 
-    status = cli("status", "replies", "--db", db_url, "--json")
+    status = run_cli("status", "replies", "--db", db_url, "--json")
 
     assert status.returncode == 0, status.stderr
     summary = orjson.loads(status.stdout)
     assert summary["failed_by_reason"] == {"server_error": 3}
     assert summary["by_status"] == {"failed": 3, "pending": 7}
 
-    again = cli("generate", str(path), "--db", db_url, "--json")
+    again = run_cli("generate", str(path), "--db", db_url, "--json")
     assert again.returncode == 0, again.stderr
     assert orjson.loads(again.stdout)["requests_sent"] == 0
     assert len(server.log) == 10
@@ -459,7 +444,7 @@ def test_the_command_refuses_max_cost_without_a_price(serve: Serve, tmp_path: Pa
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe(server, file_source(prompts(tmp_path, 3)))))
 
-    result = cli("generate", str(path), "--db", str(tmp_path / "cli.db"), "--max-cost", "1")
+    result = run_cli("generate", str(path), "--db", str(tmp_path / "cli.db"), "--max-cost", "1")
 
     assert result.returncode == 1
     assert f"--max-cost needs a price for model {MODEL!r}" in result.stderr

@@ -7,16 +7,13 @@ The only stand-in is the LLM: the local ChatServer (a real aiohttp server on a t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import synthloop
-from helpers import write_jsonl
+from helpers import run_cli, write_jsonl
 from synthloop.errors import SynthloopError
 from synthloop.generate.llm.testing import ChatServer
 from synthloop.generate.pipeline import generate
@@ -50,18 +47,6 @@ def recipe_file(folder: Path, text: str, name: str = "recipe.yaml") -> Path:
 
 def prompts_file(folder: Path, prompts: list[str] = PROMPTS) -> Path:
     return write_jsonl(folder / "prompts.jsonl", [{"prompt": p} for p in prompts])
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "SYNTHLOOP_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "synthloop", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-        check=False,
-    )
 
 
 def refused(store: synthloop.Store, path: Path) -> SynthloopError:
