@@ -24,6 +24,8 @@ from synthloop.errors import SynthloopError
 
 __all__ = ["LocalRunner", "RayRunner", "Runner", "RunnerSpec", "get_runner", "shards"]
 
+SHARDS_PER_WORKER = 4
+
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 _T = TypeVar("_T")
@@ -38,6 +40,11 @@ class Runner(abc.ABC):
     @property
     @abc.abstractmethod
     def workers(self) -> int: ...
+
+    def split(self, items: Sequence[_T]) -> list[Sequence[_T]]:
+        """`items` in shards for `map`: a few per worker, so one slow shard does not hold the
+        rest back, and not so many that shipping them costs more than it spreads."""
+        return shards(items, self.workers * SHARDS_PER_WORKER)
 
     @abc.abstractmethod
     def map(self, fn: Callable[[_In], _Out], items: Sequence[_In]) -> list[_Out]:

@@ -20,7 +20,7 @@ from synthloop.curate.base import Context, Doc, Step, StepResult, get_step
 from synthloop.curate.docs import load_docs, text_fields
 from synthloop.curate.write import Decisions, write_decisions
 from synthloop.errors import Problem, ProblemList
-from synthloop.runners import Runner, RunnerSpec, get_runner, shards
+from synthloop.runners import Runner, RunnerSpec, get_runner
 from synthloop.store.store import Store
 
 __all__ = ["CurateError", "CurateReport", "StepReport", "build_steps", "curate"]
@@ -157,11 +157,11 @@ def _run_step(
 
 def _decide(step: Step, docs: list[Doc], context: Context) -> StepResult:
     """The step's result over `docs`: a per-doc step on a distributed runner runs over shards
-    of them (a few per worker, so a slow shard does not hold the rest), merged in order."""
+    of them, merged in order."""
     runner = context.runner
     if not (step.per_doc and runner.distributed and len(docs) > 1):
         return step.run(docs, context)
-    parts = runner.map(_run_shard, [(step, shard) for shard in shards(docs, runner.workers * 4)])
+    parts = runner.map(_run_shard, [(step, shard) for shard in runner.split(docs)])
     merged = StepResult()
     for part in parts:
         merged.rejected.update(part.rejected)

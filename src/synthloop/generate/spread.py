@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from synthloop.generate.budget import BudgetExhausted, Meter, Reservation
@@ -31,7 +30,7 @@ from synthloop.generate.runner import pool
 from synthloop.generate.setup import backend_for
 from synthloop.generate.tasks.base import Task, Unit
 from synthloop.generate.writer import Finished, Writer
-from synthloop.runners import RayRunner, Runner
+from synthloop.runners import SHARDS_PER_WORKER, RayRunner, Runner
 
 __all__ = ["Spread"]
 
@@ -51,7 +50,20 @@ class _Job:
 class _Done:
     finished: list[Finished]
     cached: list[dict[str, str]]
-    counts: dict[str, Any] = field(default_factory=dict)
+    report: GenerateReport  # the batch's counts
+
+
+# The report's counters a run adds up over its batches.
+_SUMMED = (
+    "ok",
+    "requests_sent",
+    "cache_hits",
+    "retries",
+    "reasks",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+)
 
 
 class Spread:
@@ -77,7 +89,7 @@ class Spread:
         meter = self._worker_meter()
         share = math.ceil(self.recipe.backend.max_concurrency / workers)
         recipe = _with_concurrency(self.recipe, share)
-        size = max(1, min(_MAX_BATCH, math.ceil(len(units) / (workers * 4))))
+        size = max(1, min(_MAX_BATCH, math.ceil(len(units) / (workers * SHARDS_PER_WORKER))))
         jobs = []
         for start in range(0, len(units), size):
             batch = units[start : start + size]
@@ -86,7 +98,7 @@ class Spread:
         for done in self.runner.as_completed(answer_batch, jobs, window=workers * 2):
             self.cache.stage(done.cached)
             writer.write_now(done.finished)
-            self._count(done.counts)
+            self._count(done.report)
             self.report.seconds = time.perf_counter() - started
             if progress is not None:
                 progress(self.report)
@@ -101,14 +113,12 @@ class Spread:
         budget = self.runner.remote_class(_Budget).remote(meter)
         return SharedMeter(meter.price, budget, meter.assumed_completion)
 
-    def _count(self, counts: dict[str, Any]) -> None:
+    def _count(self, part: GenerateReport) -> None:
+        """Add a batch's counts (a worker's report) to the run's."""
         report = self.report
-        report.ok += counts["ok"]
-        report.failed.update(counts["failed"])
-        for name in ("requests_sent", "cache_hits", "retries", "reasks"):
-            setattr(report, name, getattr(report, name) + counts[name])
-        for name in ("prompt_tokens", "completion_tokens", "cost"):
-            setattr(report, name, getattr(report, name) + counts[name])
+        report.failed.update(part.failed)
+        for name in _SUMMED:
+            setattr(report, name, getattr(report, name) + getattr(part, name))
 
 
 def answer_batch(job: _Job) -> _Done:
@@ -127,20 +137,9 @@ async def _answer(job: _Job) -> _Done:
         run.prefetched = dict(job.cached)
         await pool(job.units, run.unit, workers=run.concurrency, on_result=finished.extend)
         run.sync()
-    counts = {
-        "ok": report.ok,
-        "failed": Counter(report.failed),
-        "requests_sent": report.requests_sent,
-        "cache_hits": report.cache_hits,
-        "retries": report.retries,
-        "reasks": report.reasks,
-        "prompt_tokens": report.prompt_tokens,
-        "completion_tokens": report.completion_tokens,
-        "cost": report.cost,
-    }
     for done in finished:  # the raw responses stay here: the writer never reads them
         done.outputs = [replace(o, completion=_lean(o.completion)) for o in done.outputs]
-    return _Done(finished, cache.take(), counts)
+    return _Done(finished, cache.take(), report)
 
 
 def _with_concurrency(recipe: Recipe, concurrency: int) -> Recipe:

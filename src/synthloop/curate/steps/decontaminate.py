@@ -3,7 +3,7 @@
 A model trained on its own test questions scores well for the wrong reason, so records that
 overlap evaluation items are thrown out before training. The check is the usual one (GPT-3,
 Llama): word 13-grams after normalising (lowercase, punctuation dropped, whitespace collapsed).
-Every n-gram of every evaluation item is hashed into one table (hash -> the first item that has
+Every n-gram of every evaluation item goes into one table (n-gram -> the first item that has
 it), and a record is contaminated when it shares at least `min_overlap` n-grams with one item.
 
 Evaluation files: JSON (`.jsonl`, `.json`: one object per line, or one array of objects; the
@@ -20,7 +20,6 @@ flag every record that mentions it.
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -71,11 +70,18 @@ class _Item:
     line: int  # its line in the file (its position in a JSON array), from 1
 
 
+Gram = tuple[str, ...]
+
+
 @dataclass
 class EvalIndex:
-    """Hashed n-grams of every evaluation item, each pointing at the first item that has it."""
+    """The n-grams of every evaluation item, each pointing at the first item that has it.
 
-    grams: dict[int, int] = field(default_factory=dict)  # n-gram hash -> item number
+    Keyed by the n-gram itself, not by its `hash()`: the index is built once and checked in
+    other processes too (a distributed runner's workers), where a string's hash differs (it is
+    salted per process); a dict of tuples is rebuilt with the right hashes when unpickled."""
+
+    grams: dict[Gram, int] = field(default_factory=dict)  # n-gram -> item number
     items: list[_Item] = field(default_factory=list)
     short_lengths: set[int] = field(default_factory=set)  # word counts of items shorter than n
     ignored: int = 0  # items under min_item_words
@@ -85,16 +91,8 @@ def _words(text: str, normalise: bool) -> list[str]:
     return _WORD.findall(text.lower()) if normalise else text.split()
 
 
-def _ngrams(words: list[str], n: int) -> Iterator[tuple[str, ...]]:
+def _ngrams(words: list[str], n: int) -> Iterator[Gram]:
     return zip(*(words[i:] for i in range(n)), strict=False)
-
-
-def gram_key(gram: tuple[str, ...]) -> int:
-    """A 64-bit key for an n-gram, the same in every process: the index is built once and
-    checked in other processes (a distributed runner's workers), where Python's own `hash` of
-    a string differs (it is salted per process)."""
-    digest = hashlib.blake2b("\x1f".join(gram).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
 
 
 def build_index(options: DecontaminateOptions) -> EvalIndex:
@@ -111,11 +109,11 @@ def build_index(options: DecontaminateOptions) -> EvalIndex:
             index.items.append(_Item(name, position, line))
             if len(words) < options.n:
                 index.short_lengths.add(len(words))
-                grams: Iterator[tuple[str, ...]] = iter([tuple(words)])
+                grams: Iterator[Gram] = iter([tuple(words)])
             else:
                 grams = _ngrams(words, options.n)
             for gram in grams:
-                index.grams.setdefault(gram_key(gram), number)
+                index.grams.setdefault(gram, number)
     return index
 
 
@@ -261,15 +259,14 @@ class DecontaminateStep(Step):
     def _check(self, doc: Doc, index: EvalIndex) -> Rejection | None:
         words = _words(doc.text, self.config.normalise)
         hits: Counter[int] = Counter()
-        first: dict[int, tuple[str, ...]] = {}
-        seen: set[int] = set()
+        first: dict[int, Gram] = {}
+        seen: set[Gram] = set()
         for size in (self.config.n, *sorted(index.short_lengths)):
             for gram in _ngrams(words, size):
-                key = gram_key(gram)
-                item = index.grams.get(key)
-                if item is None or key in seen:
+                item = index.grams.get(gram)
+                if item is None or gram in seen:
                     continue
-                seen.add(key)
+                seen.add(gram)
                 hits[item] += 1
                 first.setdefault(item, gram)
         if not hits:

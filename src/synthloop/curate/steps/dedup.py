@@ -39,7 +39,7 @@ from synthloop.curate.base import (
     StepResult,
     register_step,
 )
-from synthloop.runners import Runner, shards
+from synthloop.runners import Runner
 
 __all__ = ["Dedup", "DedupOptions", "exact_key"]
 
@@ -240,10 +240,10 @@ _MARGIN = 0.15
 
 def _signatures(texts: list[str], config: DedupOptions, runner: Runner) -> minhash.Signatures:
     """Signing is most of near dedup's time and each text's signature is its own, so a
-    distributed runner signs shards (a few per worker); banding and verifying stay here."""
+    distributed runner signs shards; banding and verifying stay here."""
     if not runner.distributed or len(texts) < 2:
         return minhash.signatures(texts, config.shingle, config.num_perm)
-    jobs = [(shard, config.shingle, config.num_perm) for shard in shards(texts, runner.workers * 4)]
+    jobs = [(shard, config.shingle, config.num_perm) for shard in runner.split(texts)]
     return np.concatenate(runner.map(_sign, jobs))
 
 

@@ -227,11 +227,17 @@ class ChatServer:
         self._closing.set()
         await self._runner.cleanup()
 
-    def _next_fault(self, draw: bool) -> Fault | None:
+    def _next_fault(self, raw: bytes, draw: bool) -> Fault | None:
+        """The request's fault: its poison's, else a queued one, else a random draw. A poisoned
+        request takes no queued fault and no draw, so those stay for the requests they were
+        meant for."""
         with self._lock:
             self.requests += 1
             if not draw:
                 return None
+            poisoned = next((f for marker, f in self._poison if marker in raw), None)
+            if poisoned is not None:
+                return poisoned
             return self._faults.popleft() if self._faults else self._draw()
 
     def _draw(self) -> Fault | None:
@@ -256,8 +262,7 @@ class ChatServer:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body = _parse(raw)
-        fault = self._next_fault(draw=body is not None)
-        fault = next((f for marker, f in self._poison if marker in raw), fault)
+        fault = self._next_fault(raw, draw=body is not None)
         if self.latency:
             await asyncio.sleep(self.latency)
         if body is None:
